@@ -1,0 +1,19 @@
+/* The subcommands of `omni`; each takes argv starting at its own name and
+ * returns the process exit status.
+ * SPDX-License-Identifier: LGPL-2.1-or-later */
+#ifndef OMNI_CLI_H
+#define OMNI_CLI_H
+
+#include <glib.h>
+
+/* omni generate: prompt in, streamed text out. */
+int omni_cli_generate (int argc, char **argv);
+/* omni tokenize --json: strings to ids. */
+int omni_cli_tokenize (int argc, char **argv);
+/* omni detokenize --json: ids to strings. */
+int omni_cli_detokenize (int argc, char **argv);
+
+/* Prints "omni: <message>" for @error to stderr, frees it and returns 1. */
+int omni_cli_fail (GError *error);
+
+#endif /* OMNI_CLI_H */

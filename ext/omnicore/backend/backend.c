@@ -1,0 +1,139 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Device selection and the paged KV cache, shared by every backend. */
+#include <errno.h>
+#include <stdlib.h>
+#include "backend/backend.h"
+#include "cpu/cpu-backend.h"
+#include "omnicore.h"
+
+/* More threads than this is a typo, not a machine. */
+#define MAX_THREADS 1024
+
+static const char accepted_devices[] = "\"auto\", \"cpu\", \"cuda:N\" or \"cuda-emu\"";
+
+/* Threads for the cpu backend: OMNI_NUM_THREADS when set, else every core. */
+static gboolean
+cpu_thread_count (int *n_threads, GError **error)
+{
+  const char *env = g_getenv ("OMNI_NUM_THREADS");
+  guint64 v;
+
+  if (env == NULL || *env == '\0') {
+    *n_threads = (int) MIN (g_get_num_processors (), MAX_THREADS);
+    return TRUE;
+  }
+  if (!g_ascii_string_to_unsigned (env, 10, 1, MAX_THREADS, &v, NULL)) {
+    g_set_error (error, OMNI_ERROR, OMNI_ERROR_INVALID,
+                 "OMNI_NUM_THREADS is \"%s\"; expected a thread count from 1 to %d", env, MAX_THREADS);
+    return FALSE;
+  }
+  *n_threads = (int) v;
+  return TRUE;
+}
+
+static gboolean
+is_cuda_device (const char *device)
+{
+  guint64 index;
+
+  if (strcmp (device, "cuda-emu") == 0)
+    return TRUE;
+  return g_str_has_prefix (device, "cuda:") &&
+         g_ascii_string_to_unsigned (device + 5, 10, 0, G_MAXINT, &index, NULL);
+}
+
+OmniBackend *
+omni_backend_open (const char *device, GError **error)
+{
+  int n_threads;
+  OmniBackend *b;
+
+  if (device == NULL) {
+    g_set_error (error, OMNI_ERROR, OMNI_ERROR_INVALID, "no device given; expected %s", accepted_devices);
+    return NULL;
+  }
+  if (is_cuda_device (device)) {
+    g_set_error (error, OMNI_ERROR, OMNI_ERROR_DEVICE,
+                 "device \"%s\": this build has no CUDA backend; use device \"cpu\" or \"auto\"", device);
+    return NULL;
+  }
+  if (strcmp (device, "auto") != 0 && strcmp (device, "cpu") != 0) {
+    g_set_error (error, OMNI_ERROR, OMNI_ERROR_INVALID,
+                 "unknown device \"%s\"; expected %s", device, accepted_devices);
+    return NULL;
+  }
+  if (!cpu_thread_count (&n_threads, error))
+    return NULL;
+  b = omni_cpu_backend_new (n_threads, error);
+  if (b == NULL)
+    return NULL;
+  if (strcmp (device, "auto") == 0)
+    g_info ("device auto: using the cpu backend with %d threads (this build has no CUDA backend)",
+            n_threads);
+  else
+    g_info ("device cpu: using the cpu backend with %d threads", n_threads);
+  return b;
+}
+
+void
+omni_backend_close (OmniBackend *b)
+{
+  if (b != NULL)
+    b->ops->destroy (b);
+}
+
+/* The cache is one tensor per K and V, laid out [n_layers, n_pages,
+ * page_size, n_kv_heads * head_dim] (a row per token slot): the same memory
+ * as the 5-d layout backend.h describes, within OMNI_TENSOR_MAX_DIMS dims.
+ * Pages are f32 on the cpu backend. */
+gboolean
+omni_kv_cache_init (OmniBackend *b, OmniKVCache *kv, int n_layers, int n_kv_heads,
+                    int head_dim, int page_size, int n_pages, GError **error)
+{
+  int64_t shape[4];
+  size_t n = 1;
+
+  memset (kv, 0, sizeof *kv);
+  if (n_layers < 1 || n_kv_heads < 1 || head_dim < 1 || page_size < 1 || n_pages < 1) {
+    g_set_error (error, OMNI_ERROR, OMNI_ERROR_INVALID,
+                 "kv cache: expected positive sizes, got n_layers %d, n_kv_heads %d, head_dim %d, "
+                 "page_size %d, n_pages %d", n_layers, n_kv_heads, head_dim, page_size, n_pages);
+    return FALSE;
+  }
+  shape[0] = n_layers;
+  shape[1] = n_pages;
+  shape[2] = page_size;
+  shape[3] = (int64_t) n_kv_heads * head_dim;
+  for (int i = 0; i < 4; i++) {
+    if (!g_size_checked_mul (&n, n, (size_t) shape[i]) || n > G_MAXSIZE / sizeof (float)) {
+      g_set_error (error, OMNI_ERROR, OMNI_ERROR_NO_MEMORY,
+                   "kv cache: %d layers x %d pages x %d tokens x %d heads x %d dims does not fit in memory",
+                   n_layers, n_pages, page_size, n_kv_heads, head_dim);
+      return FALSE;
+    }
+  }
+  if (!b->ops->tensor_alloc (b, &kv->k, OMNI_DTYPE_F32, 4, shape, error))
+    return FALSE;
+  if (!b->ops->tensor_alloc (b, &kv->v, OMNI_DTYPE_F32, 4, shape, error)) {
+    b->ops->tensor_free (b, &kv->k);
+    return FALSE;
+  }
+  kv->n_layers = n_layers;
+  kv->n_kv_heads = n_kv_heads;
+  kv->head_dim = head_dim;
+  kv->page_size = page_size;
+  kv->n_pages = n_pages;
+  g_debug ("kv cache: %d layers, %d pages of %d tokens, %" G_GSIZE_FORMAT " MiB for K and V",
+           n_layers, n_pages, page_size, 2 * n * sizeof (float) >> 20);
+  return TRUE;
+}
+
+void
+omni_kv_cache_clear (OmniBackend *b, OmniKVCache *kv)
+{
+  if (kv->k.data != NULL)
+    b->ops->tensor_free (b, &kv->k);
+  if (kv->v.data != NULL)
+    b->ops->tensor_free (b, &kv->v);
+  memset (kv, 0, sizeof *kv);
+}

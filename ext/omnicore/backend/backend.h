@@ -1,0 +1,129 @@
+/* The op interface every backend implements; models in nn/ are written once
+ * against it. Tensors are dense and row-major; the backend decides where
+ * their storage lives (host for cpu, device memory for cuda).
+ * SPDX-License-Identifier: LGPL-2.1-or-later */
+#ifndef OMNI_BACKEND_H
+#define OMNI_BACKEND_H
+
+#include <glib.h>
+#include "dtype.h"
+#include "io/safetensors.h"
+
+#define OMNI_TENSOR_MAX_DIMS 4
+
+/* A dense row-major tensor; shape[n_dims-1] is the innermost dimension. */
+typedef struct {
+  OmniDType dtype;
+  int n_dims;
+  int64_t shape[OMNI_TENSOR_MAX_DIMS];
+  void *data;          /* host pointer (cpu) or device pointer (cuda) */
+  size_t n_bytes;
+  gboolean owned;      /* allocated by the backend (free with tensor_free) */
+} OmniTensor;
+
+/* Number of rows of @t when seen as [rows, shape[n_dims-1]]. */
+static inline int64_t
+omni_tensor_rows (const OmniTensor *t)
+{
+  int64_t r = 1;
+  for (int i = 0; i < t->n_dims - 1; i++)
+    r *= t->shape[i];
+  return r;
+}
+
+/* Rotary embedding tables, computed once per model by nn/ (host memory). */
+typedef struct {
+  int rot_dim;            /* rotated dims per head (== head_dim for Qwen3) */
+  const float *inv_freq;  /* [rot_dim / 2] */
+  float attn_scale;       /* multiplies cos and sin (YaRN mscale; 1 otherwise) */
+} OmniRope;
+
+/* Paged KV cache: the backend's storage for every layer, in pages of
+ * page_size tokens. A sequence owns a list of pages (its block table). */
+typedef struct {
+  int n_layers, n_kv_heads, head_dim;
+  int page_size, n_pages;
+  OmniTensor k, v;        /* [n_layers, n_pages, page_size, n_kv_heads * head_dim] */
+} OmniKVCache;
+
+/* The tokens of one forward step: any mix of prefill and decode tokens of
+ * several sequences. Host arrays; a device backend copies them itself. */
+typedef struct {
+  int n_tokens;
+  const int32_t *pos;           /* [n_tokens] position within its sequence */
+  const int32_t *seq;           /* [n_tokens] sequence slot (row of block_tables) */
+  const int32_t *block_tables;  /* [n_seqs, max_pages] page ids */
+  int n_seqs, max_pages;
+} OmniBatch;
+
+typedef struct _OmniBackend OmniBackend;
+
+typedef struct {
+  const char *name;
+  void (*destroy) (OmniBackend *b);
+
+  /* storage */
+  gboolean (*tensor_alloc) (OmniBackend *b, OmniTensor *t, OmniDType dtype, int n_dims,
+                            const int64_t *shape, GError **error);
+  void (*tensor_free) (OmniBackend *b, OmniTensor *t);
+  /* Makes @src (mapped from a checkpoint) usable as a weight: the cpu backend
+   * points at the mapping (no copy); a device backend uploads it once. */
+  gboolean (*weight_load) (OmniBackend *b, const OmniSafetensors *st, const OmniSafeTensor *src,
+                           OmniTensor *dst, GError **error);
+  void (*upload) (OmniBackend *b, OmniTensor *dst, const void *host, size_t n_bytes);
+  void (*download) (OmniBackend *b, const OmniTensor *src, void *host, size_t n_bytes);
+  /* Waits until all queued work is done. */
+  void (*synchronize) (OmniBackend *b);
+
+  /* ops: activations are f32 on the cpu backend; weights any float dtype */
+  /* out[n, H] = table[ids[i], :] */
+  void (*embed) (OmniBackend *b, OmniTensor *out, const OmniTensor *table, const int32_t *ids, int n);
+  /* y[n, out] = x[n, in] . w[out, in]^T (+ bias[out] when not NULL) */
+  void (*matmul) (OmniBackend *b, OmniTensor *y, const OmniTensor *x, const OmniTensor *w,
+                  const OmniTensor *bias);
+  /* y[r, d] = x * rsqrt(mean(x^2) + eps) * w[d], rows of the last dim; y may be x */
+  void (*rmsnorm) (OmniBackend *b, OmniTensor *y, const OmniTensor *x, const OmniTensor *w, float eps);
+  /* in place on x[n, heads, head_dim]: rotate_half RoPE at positions pos[n] */
+  void (*rope) (OmniBackend *b, OmniTensor *x, const int32_t *pos, const OmniRope *rope);
+  /* stores k, v [n, n_kv_heads, head_dim] of @layer at the batch's positions */
+  void (*kv_store) (OmniBackend *b, OmniKVCache *kv, int layer, const OmniTensor *k,
+                    const OmniTensor *v, const OmniBatch *batch);
+  /* out[n, Nq*D] = causal GQA attention of q[n, Nq, D] over the cached keys
+   * 0..pos[i] of seq[i], scale @scale */
+  void (*attention) (OmniBackend *b, OmniTensor *out, const OmniTensor *q, const OmniKVCache *kv,
+                     int layer, const OmniBatch *batch, float scale);
+  /* y = silu(gate) * up, all [n, I] */
+  void (*swiglu) (OmniBackend *b, OmniTensor *y, const OmniTensor *gate, const OmniTensor *up);
+  /* y = a + c (same shapes); y may alias a */
+  void (*add) (OmniBackend *b, OmniTensor *y, const OmniTensor *a, const OmniTensor *c);
+  /* Router: softmax over logits[n, E] (f32), top-k -> ids[n, k], weights[n, k]
+   * (renormalised to sum 1 when @norm_topk) */
+  void (*moe_route) (OmniBackend *b, OmniTensor *ids, OmniTensor *weights, const OmniTensor *logits,
+                     int k, gboolean norm_topk);
+  /* y[n, H] = sum_j weights[i, j] * down_e(silu(gate_e(x)) * up_e(x)), e = ids[i, j];
+   * gate/up/down: arrays of n_experts weights [I, H], [I, H], [H, I] */
+  void (*moe_experts) (OmniBackend *b, OmniTensor *y, const OmniTensor *x, const OmniTensor *ids,
+                       const OmniTensor *weights, const OmniTensor *gate, const OmniTensor *up,
+                       const OmniTensor *down, int n_experts);
+  /* dst[i, :] = src[rows[i], :] for i < n (e.g. the last token of each sequence) */
+  void (*get_rows) (OmniBackend *b, OmniTensor *dst, const OmniTensor *src, const int32_t *rows, int n);
+} OmniBackendOps;
+
+struct _OmniBackend {
+  const OmniBackendOps *ops;
+  char device[32];   /* "cpu", "cuda:0", "cuda-emu" */
+};
+
+/* Opens the backend for @device ("auto", "cpu", "cuda:N", "cuda-emu"); a
+ * device that is not available or not built is a GError saying which. */
+OmniBackend *omni_backend_open (const char *device, GError **error);
+/* Releases @b and everything it owns. */
+void omni_backend_close (OmniBackend *b);
+
+/* Allocates the paged KV cache in @b's memory; FALSE + GError when it does not fit. */
+gboolean omni_kv_cache_init (OmniBackend *b, OmniKVCache *kv, int n_layers, int n_kv_heads,
+                             int head_dim, int page_size, int n_pages, GError **error);
+/* Frees the cache's storage. */
+void omni_kv_cache_clear (OmniBackend *b, OmniKVCache *kv);
+
+#endif /* OMNI_BACKEND_H */
