@@ -7,10 +7,12 @@
 char *
 text_fixture_tokenizer_file (const char *name)
 {
-  const char *shared = g_getenv ("OMNI_SHARED_DIR");
+  const char *src = g_getenv ("OMNI_TEST_SRCDIR");
 
-  g_assert_nonnull (shared);
-  return g_build_filename (shared, "data", "qwen3-tokenizer", name, NULL);
+  /* the committed copy of ../shared/data/qwen3-tokenizer (same sha256), so
+   * the suite needs nothing outside the repository */
+  g_assert_nonnull (src);
+  return g_build_filename (src, "golden", "tokenizer", name, NULL);
 }
 
 JsonParser *

@@ -7,7 +7,7 @@
 
 #include "text/tokenizer.h"
 
-/* Path of a file in $OMNI_SHARED_DIR/data/qwen3-tokenizer; newly allocated. */
+/* Path of a file of the real Qwen3 tokenizer (tests/golden/tokenizer); newly allocated. */
 char *text_fixture_tokenizer_file (const char *name);
 
 /* Parses tests/text/@name (found through OMNI_TEST_SRCDIR); aborts the test
