@@ -80,24 +80,35 @@ parse_tok_args (int *argc, char ***argv, TokArgs *a, const char *what, GError **
   return TRUE;
 }
 
+/* Parses the options, loads the tokenizer and reads stdin's JSON array:
+ * the start both commands share. */
+static JsonArray *
+tok_command_input (int argc, char **argv, const char *summary, TokArgs *a,
+                   JsonParser *parser, OmniTokenizer **tok, GError **error)
+{
+  if (!parse_tok_args (&argc, &argv, a, summary, error))
+    return NULL;
+  *tok = load_tokenizer (a->model, error);
+  JsonArray *in = *tok ? read_stdin_array (parser, error) : NULL;
+  if (!in)
+    g_clear_pointer (tok, omni_tokenizer_free);
+  return in;
+}
+
 int
 omni_cli_tokenize (int argc, char **argv)
 {
   TokArgs a = { 0 };
   GError *error = NULL;
+  OmniTokenizer *tok = NULL;
   g_autoptr (JsonParser) parser = json_parser_new ();
-
-  if (!parse_tok_args (&argc, &argv, &a, "Reads a JSON array of strings on stdin and writes "
-                       "a JSON array of arrays of token ids (special tokens matched, no BOS/EOS).",
-                       &error))
-    return omni_cli_fail (error);
+  JsonArray *in = tok_command_input (argc, argv, "Reads a JSON array of strings on stdin and "
+                                     "writes a JSON array of arrays of token ids (special tokens "
+                                     "matched, no BOS/EOS).", &a, parser, &tok, &error);
   g_autofree char *model = a.model;
-  OmniTokenizer *tok = load_tokenizer (model, &error);
-  JsonArray *in = tok ? read_stdin_array (parser, &error) : NULL;
-  if (!in) {
-    g_clear_pointer (&tok, omni_tokenizer_free);
+
+  if (!in)
     return omni_cli_fail (error);
-  }
 
   JsonArray *out = json_array_new ();
   GArray *ids = g_array_new (FALSE, FALSE, sizeof (gint32));
@@ -175,18 +186,15 @@ omni_cli_detokenize (int argc, char **argv)
 {
   TokArgs a = { 0 };
   GError *error = NULL;
+  OmniTokenizer *tok = NULL;
   g_autoptr (JsonParser) parser = json_parser_new ();
-
-  if (!parse_tok_args (&argc, &argv, &a, "Reads a JSON array of arrays of token ids on stdin "
-                       "and writes a JSON array of the decoded strings.", &error))
-    return omni_cli_fail (error);
+  JsonArray *in = tok_command_input (argc, argv, "Reads a JSON array of arrays of token ids on "
+                                     "stdin and writes a JSON array of the decoded strings.",
+                                     &a, parser, &tok, &error);
   g_autofree char *model = a.model;
-  OmniTokenizer *tok = load_tokenizer (model, &error);
-  JsonArray *in = tok ? read_stdin_array (parser, &error) : NULL;
-  if (!in) {
-    g_clear_pointer (&tok, omni_tokenizer_free);
+
+  if (!in)
     return omni_cli_fail (error);
-  }
 
   GString *out = g_string_new ("[");
   for (guint i = 0; i < json_array_get_length (in) && !error; i++) {
