@@ -2,7 +2,6 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <signal.h>
 #include <stdio.h>
-#include <json-glib/json-glib.h>
 #include "omnicore.h"
 #include "backend/backend.h"
 #include "nn/qwen3.h"
@@ -31,23 +30,6 @@ static void
 on_sigint (int sig)
 {
   interrupted = 1;
-}
-
-/* Whether the snapshot's chat template has Qwen3's enable_thinking switch. */
-static gboolean
-template_has_thinking (const char *dir)
-{
-  g_autofree char *path = g_build_filename (dir, "tokenizer_config.json", NULL);
-  g_autoptr (JsonParser) parser = json_parser_new ();
-
-  if (!json_parser_load_from_mapped_file (parser, path, NULL))
-    return FALSE;
-  JsonNode *root = json_parser_get_root (parser);
-  if (!root || !JSON_NODE_HOLDS_OBJECT (root))
-    return FALSE;
-  const char *tpl = json_object_get_string_member_with_default (json_node_get_object (root),
-                                                                "chat_template", "");
-  return strstr (tpl, "enable_thinking") != NULL;
 }
 
 static gboolean
@@ -113,10 +95,7 @@ build_prompt (const GenArgs *a)
   if (a->system)
     msgs[n++] = (OmniChatMessage) { "system", a->system };
   msgs[n++] = (OmniChatMessage) { "user", a->prompt };
-  OmniThinking thinking = OMNI_THINKING_NONE;
-  if (template_has_thinking (a->model))
-    thinking = a->think ? OMNI_THINKING_ENABLED : OMNI_THINKING_DISABLED;
-  return omni_chat_build (msgs, n, TRUE, thinking);
+  return omni_chat_build (msgs, n, TRUE, omni_chat_thinking_for (a->model, a->think));
 }
 
 /* Command-line values override the snapshot's generation_config.json. */

@@ -31,6 +31,130 @@ GQuark omni_error_quark (void);
 /* The core's version string, e.g. "0.1.0". */
 const char *omni_version (void);
 
+/* ------------------------------------------------------------------ engine */
+
+/* A loaded model with its backend and scheduler thread, shared (ref-counted)
+ * by every user in the process that names the same directory and device. */
+typedef struct _OmniEngine OmniEngine;
+
+/* Loading progress: @fraction in [0, 1], @what says which step. Called on
+ * the thread that calls omni_engine_acquire(). */
+typedef void (*OmniProgressFunc) (double fraction, const char *what, gpointer user_data);
+
+typedef struct {
+  const char *device;       /* "auto" (default), "cpu", "cuda:N", "cuda-emu" */
+  int max_batch;            /* sequences decoded in one step (default 8) */
+  int max_context;          /* tokens per sequence, prompt + output (default 4096) */
+  OmniProgressFunc progress;
+  gpointer progress_data;
+} OmniEngineOptions;
+
+/* Fills @opts with the defaults. */
+void omni_engine_options_init (OmniEngineOptions *opts);
+
+/* Returns the engine for @model_dir on @opts->device, loading it on first use
+ * (later callers get the same engine, their options other than device
+ * ignored). A GError names the file and the problem. Engines are keyed by
+ * the directory's real path and the device actually opened, so "auto" shares
+ * the engine of the device it resolves to ("cpu" on a machine without CUDA).
+ * Loading holds a process-wide lock: do not acquire from @opts->progress.
+ * Test knob: the environment variable OMNI_DEBUG_STEP_DELAY_MS, read at
+ * load, makes the scheduler sleep that long before every forward step (to
+ * test live timing with a "slow model"); never set it in production. */
+OmniEngine *omni_engine_acquire (const char *model_dir, const OmniEngineOptions *opts,
+                                 GError **error);
+OmniEngine *omni_engine_ref (OmniEngine *engine);
+/* Drops a reference; the last one cancels pending requests and unloads. */
+void omni_engine_unref (OmniEngine *engine);
+
+/* A short model id for metadata (e.g. the snapshot's directory name). */
+const char *omni_engine_model_id (OmniEngine *engine);
+/* The device actually used ("cpu", "cuda:0", ...). */
+const char *omni_engine_device (OmniEngine *engine);
+/* How many times model weights were loaded in this process (for tests). */
+guint omni_engine_load_count (void);
+/* Forward passes the engine's scheduler has run so far (for tests: batched
+ * requests share one pass per step). */
+guint64 omni_engine_forward_count (OmniEngine *engine);
+
+/* ---------------------------------------------------------------- requests */
+
+typedef struct _OmniRequest OmniRequest;
+
+typedef enum {
+  OMNI_PRIORITY_LIVE,       /* scheduled before any batch work */
+  OMNI_PRIORITY_BATCH,
+} OmniPriority;
+
+typedef enum {
+  OMNI_RESULT_PARTIAL,      /* text so far; more will come */
+  OMNI_RESULT_DONE,         /* final text */
+  OMNI_RESULT_ERROR,        /* @error says why */
+  OMNI_RESULT_CANCELLED,
+} OmniResultStatus;
+
+typedef struct {
+  OmniResultStatus status;
+  const char *text;         /* UTF-8, valid during the callback only */
+  const GError *error;      /* OMNI_RESULT_ERROR only */
+  int n_prompt_tokens, n_tokens;
+  gint64 submitted_us, first_token_us, done_us;  /* g_get_monotonic_time() */
+} OmniResult;
+
+/* Called on the engine's scheduler thread: hand the result over and return
+ * quickly. Exactly one call per request has a status other than PARTIAL.
+ * PARTIAL and DONE carry the whole text so far (translations cleaned of
+ * labels and quotes); CANCELLED carries what was generated before. */
+typedef void (*OmniResultFunc) (OmniRequest *req, const OmniResult *result, gpointer user_data);
+
+/* One source -> target pair (glossary term, memory example, context segment). */
+typedef struct {
+  const char *source;
+  const char *target;
+} OmniTextPair;
+
+/* What to translate and how (Qwen-MT's translation_options, for open Qwen3). */
+typedef struct {
+  const char *text;
+  const char *source_language;  /* BCP-47 code, English name, or "auto"/NULL */
+  const char *target_language;  /* BCP-47 code or English name */
+  const char *domain;           /* free English text, may be NULL */
+  const OmniTextPair *terms;    /* glossary: must be used */
+  gsize n_terms;
+  const OmniTextPair *memory;   /* example translations */
+  gsize n_memory;
+  const OmniTextPair *context;  /* previous segments, oldest first */
+  gsize n_context;
+} OmniTranslateSpec;
+
+/* Resolves a language given as BCP-47 code or English name (case-insensitive)
+ * to its canonical code and English name; FALSE when unknown. */
+gboolean omni_language_lookup (const char *name_or_code, const char **code,
+                               const char **english_name);
+
+/* A chat request: the user's @prompt, an optional @system message. */
+OmniRequest *omni_request_new_chat (const char *system, const char *prompt);
+/* A translation request; an unknown language is a GError (OMNI_ERROR_INVALID). */
+OmniRequest *omni_request_new_translate (const OmniTranslateSpec *spec, GError **error);
+
+OmniRequest *omni_request_ref (OmniRequest *req);
+void omni_request_unref (OmniRequest *req);
+void omni_request_set_priority (OmniRequest *req, OmniPriority priority);
+/* Monotonic time (us) by which the result is wanted; 0 = none. */
+void omni_request_set_deadline (OmniRequest *req, gint64 deadline_us);
+void omni_request_set_max_tokens (OmniRequest *req, int max_tokens);
+/* 0 = greedy (the default). */
+void omni_request_set_temperature (OmniRequest *req, double temperature);
+/* Partial results are delivered only when asked for. */
+void omni_request_set_callback (OmniRequest *req, OmniResultFunc func, gpointer user_data,
+                                gboolean partial_results);
+
+/* Queues @req; its callback will be called exactly once with a final status. */
+gboolean omni_engine_submit (OmniEngine *engine, OmniRequest *req, GError **error);
+/* Cancels @req if it is queued or running (cheap; the callback reports
+ * OMNI_RESULT_CANCELLED unless it already finished). */
+void omni_request_cancel (OmniRequest *req);
+
 G_END_DECLS
 
 #endif /* OMNICORE_H */

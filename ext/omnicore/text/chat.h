@@ -26,6 +26,14 @@ typedef struct {
 char *omni_chat_build (const OmniChatMessage *msgs, gsize n,
     gboolean add_generation_prompt, OmniThinking thinking);
 
+/* Whether the chat template in @model_dir's tokenizer_config.json has
+ * Qwen3's enable_thinking switch (hybrid models); FALSE when unreadable. */
+gboolean omni_chat_template_has_thinking (const char *model_dir);
+
+/* The thinking mode for @model_dir: NONE when its template has no switch,
+ * else ENABLED or DISABLED as @think says. */
+OmniThinking omni_chat_thinking_for (const char *model_dir, gboolean think);
+
 G_END_DECLS
 
 #endif /* OMNI_TEXT_CHAT_H */

@@ -1,0 +1,84 @@
+/* The engine and request structures, shared by engine.c, request.c and
+ * scheduler.c (not installed).
+ * SPDX-License-Identifier: LGPL-2.1-or-later */
+#ifndef OMNI_ENGINE_PRIVATE_H
+#define OMNI_ENGINE_PRIVATE_H
+
+#include "omnicore.h"
+#include "nn/qwen3.h"
+#include "runtime/sequence.h"
+#include "runtime/step.h"
+#include "text/chat.h"
+#include "text/detokenizer.h"
+#include "text/tokenizer.h"
+
+/* Lock order: a request's lock before its engine's lock; the scheduler
+ * never holds the engine's lock while it takes a request's lock or runs a
+ * callback. */
+struct _OmniRequest {
+  gint ref;
+  GMutex lock;                 /* guards @engine */
+  OmniEngine *engine;          /* set from submit until the final callback */
+  gint cancelled;              /* atomic */
+  gboolean submitted;          /* under @lock */
+
+  /* what to generate: a chat turn; translations also clean the answer */
+  char *system, *user;
+  char *target_name;           /* translation: target's English name, else NULL */
+
+  OmniPriority priority;
+  gint64 deadline_us;
+  int max_tokens;
+  double temperature;
+  OmniResultFunc func;
+  gpointer user_data;
+  gboolean partial;
+
+  /* the scheduler's, from submit on */
+  guint64 order;               /* FIFO rank among equals */
+  gint64 submitted_us, first_token_us;
+  GArray *ids;                 /* prompt ids (gint32), once tokenized */
+  gboolean running;            /* holds a slot and @seq */
+  OmniSeq seq;
+  OmniDetokenizer *detok;
+  GString *text;
+};
+
+struct _OmniEngine {
+  gint ref;
+  char *key;                   /* "<realpath>\n<device>" in the registry */
+  char *dir, *model_id, *device;
+  OmniTokenizer *tok;
+  OmniBackend *backend;
+  OmniModel *model;
+  OmniModelState *st;
+  OmniThinking thinking;       /* DISABLED for hybrid Qwen3, else NONE */
+  int32_t *stop_ids;
+  int n_stop;
+  int max_batch, max_context;
+  guint step_delay_ms;         /* OMNI_DEBUG_STEP_DELAY_MS, a test knob */
+
+  GMutex lock;                 /* guards the fields below up to the thread's own */
+  GCond cond;
+  gboolean stopping;
+  gboolean free_on_exit;       /* the last unref came from the scheduler thread */
+  GPtrArray *queue;            /* submitted, not yet started (refs held) */
+  guint64 next_order;
+  GThread *thread;
+  guint64 n_forward;           /* forward calls made */
+
+  /* the scheduler thread's own */
+  OmniStepper stepper;
+  OmniRequest **active;        /* [max_batch], running, in scheduling order */
+  OmniSeq **seqs;              /* [max_batch], their sequences */
+  int n_active;
+};
+
+/* The scheduler thread's body (scheduler.c). */
+gpointer omni_scheduler_main (gpointer engine);
+/* Frees what the engine owns once its thread has ended (engine.c). */
+void omni_engine_free (OmniEngine *engine);
+/* TRUE when @a should start before @b (scheduler.c). */
+gboolean omni_request_before (const OmniRequest *a, const OmniRequest *b);
+
+#endif /* OMNI_ENGINE_PRIVATE_H */

@@ -1,0 +1,162 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Requests: what to generate, how, and whom to tell. */
+#include "runtime/engine-private.h"
+#include "text/translate.h"
+
+/* New tokens at most unless the request says otherwise. */
+#define DEFAULT_MAX_TOKENS 256
+
+static OmniRequest *
+request_new (void)
+{
+  OmniRequest *req = g_new0 (OmniRequest, 1);
+
+  req->ref = 1;
+  g_mutex_init (&req->lock);
+  req->priority = OMNI_PRIORITY_BATCH;
+  req->max_tokens = DEFAULT_MAX_TOKENS;
+  return req;
+}
+
+OmniRequest *
+omni_request_new_chat (const char *system, const char *prompt)
+{
+  OmniRequest *req = request_new ();
+
+  req->system = g_strdup (system);
+  req->user = g_strdup (prompt ? prompt : "");
+  return req;
+}
+
+OmniRequest *
+omni_request_new_translate (const OmniTranslateSpec *spec, GError **error)
+{
+  const char *target = NULL;
+  char *user;
+  OmniRequest *req;
+
+  g_return_val_if_fail (spec != NULL, NULL);
+  user = omni_translate_build_user (spec, error);
+  if (!user)
+    return NULL;
+  omni_language_lookup (spec->target_language, NULL, &target);
+  req = request_new ();
+  req->user = user;
+  req->target_name = g_strdup (target);
+  return req;
+}
+
+OmniRequest *
+omni_request_ref (OmniRequest *req)
+{
+  g_return_val_if_fail (req != NULL, NULL);
+  g_atomic_int_inc (&req->ref);
+  return req;
+}
+
+void
+omni_request_unref (OmniRequest *req)
+{
+  if (!req || !g_atomic_int_dec_and_test (&req->ref))
+    return;
+  /* the engine holds a reference while it runs the request, so nothing of
+   * the scheduler's is left here */
+  g_mutex_clear (&req->lock);
+  g_free (req->system);
+  g_free (req->user);
+  g_free (req->target_name);
+  g_free (req);
+}
+
+/* Settings are read by the scheduler: change them before submitting. */
+static gboolean
+check_not_submitted (OmniRequest *req, const char *what)
+{
+  gboolean submitted;
+
+  g_mutex_lock (&req->lock);
+  submitted = req->submitted;
+  g_mutex_unlock (&req->lock);
+  if (submitted)
+    g_critical ("omni_request_%s: the request was already submitted", what);
+  return !submitted;
+}
+
+void
+omni_request_set_priority (OmniRequest *req, OmniPriority priority)
+{
+  g_return_if_fail (priority == OMNI_PRIORITY_LIVE || priority == OMNI_PRIORITY_BATCH);
+  if (check_not_submitted (req, "set_priority"))
+    req->priority = priority;
+}
+
+void
+omni_request_set_deadline (OmniRequest *req, gint64 deadline_us)
+{
+  if (check_not_submitted (req, "set_deadline"))
+    req->deadline_us = MAX (deadline_us, 0);
+}
+
+void
+omni_request_set_max_tokens (OmniRequest *req, int max_tokens)
+{
+  g_return_if_fail (max_tokens > 0);
+  if (check_not_submitted (req, "set_max_tokens"))
+    req->max_tokens = max_tokens;
+}
+
+void
+omni_request_set_temperature (OmniRequest *req, double temperature)
+{
+  g_return_if_fail (temperature >= 0);
+  if (check_not_submitted (req, "set_temperature"))
+    req->temperature = temperature;
+}
+
+void
+omni_request_set_callback (OmniRequest *req, OmniResultFunc func, gpointer user_data,
+                           gboolean partial_results)
+{
+  if (!check_not_submitted (req, "set_callback"))
+    return;
+  req->func = func;
+  req->user_data = user_data;
+  req->partial = partial_results;
+}
+
+gboolean
+omni_engine_submit (OmniEngine *engine, OmniRequest *req, GError **error)
+{
+  g_return_val_if_fail (engine != NULL && req != NULL, FALSE);
+  g_mutex_lock (&req->lock);
+  if (req->submitted) {
+    g_mutex_unlock (&req->lock);
+    g_set_error (error, OMNI_ERROR, OMNI_ERROR_INVALID,
+                 "this request was already submitted; make a new one");
+    return FALSE;
+  }
+  req->submitted = TRUE;
+  req->engine = engine;
+  req->submitted_us = g_get_monotonic_time ();
+  g_mutex_lock (&engine->lock);
+  req->order = engine->next_order++;
+  g_ptr_array_add (engine->queue, omni_request_ref (req));
+  g_cond_signal (&engine->cond);
+  g_mutex_unlock (&engine->lock);
+  g_mutex_unlock (&req->lock);
+  return TRUE;
+}
+
+void
+omni_request_cancel (OmniRequest *req)
+{
+  g_return_if_fail (req != NULL);
+  g_atomic_int_set (&req->cancelled, 1);
+  g_mutex_lock (&req->lock);
+  if (req->engine) {
+    g_mutex_lock (&req->engine->lock);
+    g_cond_signal (&req->engine->cond);
+    g_mutex_unlock (&req->engine->lock);
+  }
+  g_mutex_unlock (&req->lock);
+}
