@@ -45,6 +45,8 @@ typedef struct {
   const char *device;       /* "auto" (default), "cpu", "cuda:N", "cuda-emu" */
   int max_batch;            /* sequences decoded in one step (default 8) */
   int max_context;          /* tokens per sequence, prompt + output (default 4096) */
+  int kv_tokens;            /* KV cache shared by all sequences, in tokens (default
+                             * 8192; at least max_context): the cache's memory */
   OmniProgressFunc progress;
   gpointer progress_data;
 } OmniEngineOptions;

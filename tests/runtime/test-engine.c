@@ -231,6 +231,47 @@ expect_order (GAsyncQueue *q, const int *tags, int n)
   }
 }
 
+/* A KV pool smaller than max_batch * max_context: requests wait for pages
+ * instead of failing, and each result equals its run alone. */
+static void
+test_small_kv_pool (void)
+{
+  const char *prompts[] = { PROMPT_A, PROMPT_B, "Hi", "Count to five." };
+  Tracker one[4], many[4];
+  GAsyncQueue *q = g_async_queue_new ();
+  g_autofree char *dir = engine_test_model_dir ("qwen3-dense");
+  OmniEngineOptions o;
+  GError *error = NULL;
+
+  omni_engine_options_init (&o);
+  o.device = "cpu";
+  o.max_batch = 4;
+  o.max_context = 64;
+  o.kv_tokens = 64;
+  OmniEngine *e = omni_engine_acquire (dir, &o, &error);
+  g_assert_no_error (error);
+
+  guint64 f_seq = run_sequential (e, prompts, 4, one, q);
+  guint64 f_batch = run_batched (e, prompts, 4, many, q);
+  /* 64 tokens hold at most two of these requests at once */
+  g_assert_cmpuint (f_batch, >, 12 + 3);
+  g_assert_cmpuint (f_batch, <, f_seq);
+  for (int i = 0; i < 4; i++) {
+    g_assert_cmpint (many[i].status, ==, OMNI_RESULT_DONE);
+    g_assert_cmpstr (many[i].text, ==, one[i].text);
+    tracker_clear (&one[i]);
+    tracker_clear (&many[i]);
+  }
+  omni_engine_unref (e);
+  g_async_queue_unref (q);
+
+  o.kv_tokens = -1;
+  g_assert_null (omni_engine_acquire (dir, &o, &error));
+  g_assert_error (error, OMNI_ERROR, OMNI_ERROR_INVALID);
+  g_assert_nonnull (strstr (error->message, "kv_tokens"));
+  g_clear_error (&error);
+}
+
 static void
 test_priority (void)
 {
@@ -467,6 +508,7 @@ main (int argc, char **argv)
   g_test_add_func ("/runtime/engine/load-errors", test_load_errors);
   g_test_add_func ("/runtime/engine/progress", test_progress);
   g_test_add_func ("/runtime/engine/batching", test_batching);
+  g_test_add_func ("/runtime/engine/small-kv-pool", test_small_kv_pool);
   g_test_add_func ("/runtime/engine/priority", test_priority);
   g_test_add_func ("/runtime/engine/deadline", test_deadline);
   g_test_add_func ("/runtime/engine/cancel", test_cancel);

@@ -268,6 +268,8 @@ fill_options (const OmniModel *m, OmniStateOptions *o)
     o->max_logit_rows = o->max_seqs;
   if (o->page_size <= 0)
     o->page_size = 16;
+  if (o->kv_tokens <= 0 || o->kv_tokens > o->max_context * o->max_seqs)
+    o->kv_tokens = o->max_context * o->max_seqs;
 }
 
 static gboolean
@@ -326,21 +328,23 @@ omni_model_state_new (OmniModel *m, const OmniStateOptions *opt, GError **error)
   if (st->opt.max_context > (1 << 24) || st->opt.max_seqs > 4096
       || st->opt.max_batch_tokens > (1 << 20) || st->opt.max_logit_rows > 4096
       || st->opt.page_size > 4096
-      || (gint64) st->opt.max_context * st->opt.max_seqs > G_MAXINT / 2) {
+      || (gint64) st->opt.max_context * st->opt.max_seqs > G_MAXINT / 2
+      || st->opt.kv_tokens < st->opt.max_context) {
     g_set_error (error, OMNI_ERROR, OMNI_ERROR_INVALID,
                  "state options out of range: max_context %d, max_seqs %d, max_batch_tokens %d, "
-                 "max_logit_rows %d, page_size %d", st->opt.max_context, st->opt.max_seqs,
-                 st->opt.max_batch_tokens, st->opt.max_logit_rows, st->opt.page_size);
+                 "max_logit_rows %d, page_size %d, kv_tokens %d (at least max_context)",
+                 st->opt.max_context, st->opt.max_seqs, st->opt.max_batch_tokens,
+                 st->opt.max_logit_rows, st->opt.page_size, st->opt.kv_tokens);
     g_free (st);
     return NULL;
   }
   max_pages = (st->opt.max_context + st->opt.page_size - 1) / st->opt.page_size;
-  n_pages = max_pages * st->opt.max_seqs;
+  n_pages = (st->opt.kv_tokens + st->opt.page_size - 1) / st->opt.page_size;
   omni_kv_pages_init (&st->pages, st->opt.page_size, n_pages, st->opt.max_seqs, max_pages);
   if (!omni_kv_cache_init (m->backend, &st->kv, c->num_hidden_layers, c->num_key_value_heads,
                            c->head_dim, st->opt.page_size, n_pages, error)) {
-    g_prefix_error (error, "KV cache for %d sequences of %d tokens: ", st->opt.max_seqs,
-                    st->opt.max_context);
+    g_prefix_error (error, "KV cache of %d tokens (%d sequences of up to %d): ",
+                    st->opt.kv_tokens, st->opt.max_seqs, st->opt.max_context);
     goto fail;
   }
   st->kv_ready = TRUE;

@@ -31,6 +31,8 @@ typedef struct {
   int max_batch_tokens;  /* tokens per forward call; default 256 (prompts go in chunks) */
   int max_logit_rows;    /* rows of logits per forward call; default max_seqs */
   int page_size;         /* tokens per KV page; default 16 */
+  int kv_tokens;         /* KV pool shared by all slots; default max_context * max_seqs.
+                          * Smaller pools are fine: callers admit by free pages. */
 } OmniStateOptions;
 
 /* Everything a forward pass writes: the paged KV cache, its page allocator

@@ -25,6 +25,9 @@ omni_engine_options_init (OmniEngineOptions *opts)
   opts->device = "auto";
   opts->max_batch = 8;
   opts->max_context = 4096;
+  /* f32 KV of Qwen3-0.6B is 224 KiB a token: 8192 tokens ~ 1.75 GiB, where
+   * max_batch * max_context would reserve 7 GiB for short subtitle requests */
+  opts->kv_tokens = 8192;
 }
 
 guint
@@ -67,10 +70,12 @@ model_realpath (const char *model_dir, GError **error)
 static gboolean
 check_options (const OmniEngineOptions *o, GError **error)
 {
-  if (o->max_batch < 1 || o->max_batch > 256 || o->max_context < 2 || o->max_context > (1 << 20)) {
+  if (o->max_batch < 1 || o->max_batch > 256 || o->max_context < 2 || o->max_context > (1 << 20)
+      || o->kv_tokens < 0 || o->kv_tokens > (1 << 24)) {
     g_set_error (error, OMNI_ERROR, OMNI_ERROR_INVALID,
                  "engine options: max_batch %d (expected 1..256), max_context %d (expected "
-                 "2..1048576)", o->max_batch, o->max_context);
+                 "2..1048576), kv_tokens %d (expected 0..16777216)", o->max_batch,
+                 o->max_context, o->kv_tokens);
     return FALSE;
   }
   return TRUE;
@@ -140,6 +145,7 @@ load_model (OmniEngine *e, const OmniEngineOptions *o, GError **error)
   so.max_seqs = o->max_batch;
   so.max_batch_tokens = MAX (256, o->max_batch);
   so.max_logit_rows = o->max_batch;
+  so.kv_tokens = MAX (o->kv_tokens, o->max_context);
   e->st = omni_model_state_new (e->model, &so, error);
   return e->st != NULL;
 }
