@@ -44,15 +44,52 @@ test_open (void)
   omni_backend_close (b);
   omni_backend_close (NULL);
 
-  expect_open_error ("cuda:0", OMNI_ERROR_DEVICE, "no CUDA backend");
+  /* no GPU here: the CUDA module (if built) finds no device, or is absent */
+  expect_open_error ("cuda:0", OMNI_ERROR_DEVICE, "cuda:0");
   expect_open_error ("cuda:3", OMNI_ERROR_DEVICE, "cuda:3");
-  expect_open_error ("cuda-emu", OMNI_ERROR_DEVICE, "no CUDA backend");
   expect_open_error ("cuda:", OMNI_ERROR_INVALID, "\"cuda:N\"");
   expect_open_error ("cuda:x", OMNI_ERROR_INVALID, "\"auto\", \"cpu\"");
   expect_open_error ("gpu", OMNI_ERROR_INVALID, "\"cuda-emu\"");
   expect_open_error ("", OMNI_ERROR_INVALID, "\"auto\"");
   expect_open_error (NULL, OMNI_ERROR_INVALID, "\"auto\"");
   expect_open_error ("CPU", OMNI_ERROR_INVALID, "unknown device \"CPU\"");
+}
+
+/* Where no module is, CUDA devices are a clear error and auto is the cpu;
+ * a file that is not a module is refused with the loader's reason. Runs in
+ * a subprocess (setenv). */
+static void
+no_module_child (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("omni-modules-XXXXXX", NULL);
+  g_autofree char *bogus = g_build_filename (dir, "libomnicore-cuda-emu.so", NULL);
+  GError *error = NULL;
+  OmniBackend *b;
+
+  g_setenv ("OMNI_BACKEND_DIR", dir, TRUE);
+  expect_open_error ("cuda:0", OMNI_ERROR_DEVICE, "no CUDA backend");
+  expect_open_error ("cuda:0", OMNI_ERROR_DEVICE, dir);
+  b = omni_backend_open ("auto", &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (b->ops->name, ==, "cpu");
+  omni_backend_close (b);
+  g_assert_true (g_file_set_contents (bogus, "not an ELF file", -1, NULL));
+  expect_open_error ("cuda-emu", OMNI_ERROR_DEVICE, "could not be loaded");
+  g_unlink (bogus);
+  g_rmdir (dir);
+  g_print ("checked\n");
+}
+
+static void
+test_no_module (void)
+{
+  if (g_test_subprocess ()) {
+    no_module_child ();
+    return;
+  }
+  g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+  g_test_trap_assert_passed ();
+  g_test_trap_assert_stdout ("*checked*");
 }
 
 /* Runs in a fresh subprocess: setenv is only safe before threads exist. */
@@ -92,7 +129,7 @@ test_storage (void)
   GError *error = NULL;
   OmniBackend *b = omni_backend_open ("cpu", &error);
   OmniTensor t;
-  int64_t shape[5] = { 3, 5, 7, 2, 2 };
+  int64_t shape[6] = { 3, 5, 7, 2, 2, 1 };
   int64_t huge[4] = { 1 << 20, 1 << 20, 1 << 20, 1 << 20 };
   int64_t too_big[2] = { (int64_t) 1 << 40, (int64_t) 1 << 20 };
   float host[105], back[105];
@@ -111,7 +148,7 @@ test_storage (void)
   b->ops->tensor_free (b, &t);
   g_assert_null (t.data);
 
-  g_assert_false (b->ops->tensor_alloc (b, &t, OMNI_DTYPE_F32, 5, shape, &error));
+  g_assert_false (b->ops->tensor_alloc (b, &t, OMNI_DTYPE_F32, OMNI_TENSOR_MAX_DIMS + 1, shape, &error));
   g_assert_error (error, OMNI_ERROR, OMNI_ERROR_INVALID);
   g_clear_error (&error);
   g_assert_false (b->ops->tensor_alloc (b, &t, OMNI_DTYPE_F32, 0, shape, &error));
@@ -193,6 +230,47 @@ write_safetensors (const char *dir, const char *json, const void *data, size_t n
   return path;
 }
 
+/* The same file on cuda-emu (when that module is built): weights copied to
+ * the device in their dtype, FP8 dequantized to bf16, the same errors. */
+static void
+weight_load_cuda (const OmniSafetensors *st, const uint8_t *q)
+{
+  GError *error = NULL;
+  OmniBackend *b = omni_backend_open ("cuda-emu", &error);
+  OmniTensor t;
+  float back[16];
+  uint16_t bits[8];
+
+  if (b == NULL) {
+    g_test_message ("no cuda-emu module: %s", error->message);
+    g_clear_error (&error);
+    return;
+  }
+  g_assert_true (b->ops->weight_load (b, st, omni_safetensors_get (st, "a"), &t, &error));
+  g_assert_no_error (error);
+  g_assert_true (t.owned);
+  g_assert_true (t.data != omni_safetensors_get (st, "a")->data);
+  b->ops->download (b, &t, back, sizeof back);
+  g_assert_cmpmem (back, sizeof back, omni_safetensors_get (st, "a")->data, sizeof back);
+  b->ops->tensor_free (b, &t);
+  g_assert_true (b->ops->weight_load (b, st, omni_safetensors_get (st, "c"), &t, &error));
+  g_assert_cmpint (t.dtype, ==, OMNI_DTYPE_BF16);
+  b->ops->download (b, &t, bits, sizeof bits);
+  for (int i = 0; i < 8; i++)
+    g_assert_cmpfloat (omni_bf16_to_f32 (bits[i]), ==, omni_bf16_to_f32 (omni_f32_to_bf16 (omni_f8e4m3_to_f32 (q[i]))));
+  b->ops->tensor_free (b, &t);
+  g_assert_false (b->ops->weight_load (b, st, omni_safetensors_get (st, "d"), &t, &error));
+  g_assert_error (error, OMNI_ERROR, OMNI_ERROR_UNSUPPORTED);
+  g_assert_nonnull (strstr (error->message, "I64"));
+  g_assert_nonnull (strstr (error->message, "'d'"));
+  g_clear_error (&error);
+  g_assert_false (b->ops->weight_load (b, st, omni_safetensors_get (st, "e"), &t, &error));
+  g_assert_error (error, OMNI_ERROR, OMNI_ERROR_UNSUPPORTED);
+  g_assert_nonnull (strstr (error->message, "6 dims"));
+  g_clear_error (&error);
+  omni_backend_close (b);
+}
+
 static void
 test_weight_load (void)
 {
@@ -208,7 +286,7 @@ test_weight_load (void)
     "\"b\":{\"dtype\":\"BF16\",\"shape\":[2,8],\"data_offsets\":[64,96]},"
     "\"c\":{\"dtype\":\"F8_E4M3\",\"shape\":[2,4],\"data_offsets\":[96,104]},"
     "\"d\":{\"dtype\":\"I64\",\"shape\":[2],\"data_offsets\":[104,120]},"
-    "\"e\":{\"dtype\":\"F32\",\"shape\":[1,1,1,1,2],\"data_offsets\":[120,128]}}";
+    "\"e\":{\"dtype\":\"F32\",\"shape\":[1,1,1,1,1,2],\"data_offsets\":[120,128]}}";
   OmniSafetensors *st;
   OmniTensor t;
   char *path;
@@ -257,9 +335,10 @@ test_weight_load (void)
   g_clear_error (&error);
   g_assert_false (b->ops->weight_load (b, st, omni_safetensors_get (st, "e"), &t, &error));
   g_assert_error (error, OMNI_ERROR, OMNI_ERROR_UNSUPPORTED);
-  g_assert_nonnull (strstr (error->message, "5 dims"));
+  g_assert_nonnull (strstr (error->message, "6 dims"));
   g_clear_error (&error);
   g_assert_null (t.data);
+  weight_load_cuda (st, q);
 
   omni_safetensors_free (st);
   g_unlink (path);
@@ -277,6 +356,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/backend/open/devices", test_open);
   g_test_add_func ("/backend/open/num-threads", test_num_threads);
+  g_test_add_func ("/backend/open/no-module", test_no_module);
   g_test_add_func ("/backend/cpu/storage", test_storage);
   g_test_add_func ("/backend/kv-cache", test_kv_cache);
   g_test_add_func ("/backend/cpu/weight-load", test_weight_load);

@@ -797,6 +797,91 @@ test_pool_startup (void)
   }
 }
 
+/* ---- conv ---- */
+
+/* cpu conv (2-D and 3-D, stride, padding, bias, bf16 weights) against a
+ * direct double sum; 1 and 3 threads bitwise equal. */
+static void
+check_conv (int ns, const int64_t *sx, const int64_t *sw, const int *stride, const int *pad, OmniDType dt)
+{
+  int nd = ns + 2;
+  int64_t sy[5] = { sx[0], sw[0] }, ix[3] = { 1, 1, 1 }, kx[3] = { 1, 1, 1 }, ox[3] = { 1, 1, 1 };
+  int st[3] = { 1, 1, 1 }, pd[3] = { 0, 0, 0 }, off = 3 - ns;
+  int64_t nx = sx[0] * sx[1], nw = sw[0] * sw[1], ny = sy[0] * sy[1];
+  OmniConvParams p = { ns, { 0 }, { 0 } };
+  OmniBackend *bs[2] = { b1, bn };
+  OmniTensor y[2];
+
+  for (int i = 0; i < ns; i++) {
+    p.stride[i] = st[off + i] = stride[i];
+    p.padding[i] = pd[off + i] = pad[i];
+    ix[off + i] = sx[2 + i];
+    kx[off + i] = sw[2 + i];
+    sy[2 + i] = ox[off + i] = (sx[2 + i] + 2 * pad[i] - sw[2 + i]) / stride[i] + 1;
+    nx *= sx[2 + i];
+    nw *= sw[2 + i];
+    ny *= sy[2 + i];
+  }
+  float *x = g_new (float, nx), *w = g_new (float, nw), *bias = g_new (float, sw[0]);
+  fill (x, nx);
+  fill (w, nw);
+  fill (bias, sw[0]);
+  for (int k = 0; k < 2; k++) {
+    OmniBackend *b = bs[k];
+    OmniTensor tx, tw, tb;
+    g_assert_true (b->ops->tensor_alloc (b, &tx, OMNI_DTYPE_F32, nd, sx, NULL));
+    memcpy (tx.data, x, nx * sizeof (float));
+    g_assert_true (b->ops->tensor_alloc (b, &y[k], OMNI_DTYPE_F32, nd, sy, NULL));
+    tw = weight (b, dt, 2, sw[0], nw / sw[0], w);     /* rounds w to dt */
+    tw.n_dims = nd;
+    memcpy (tw.shape, sw, nd * sizeof sw[0]);
+    tb = weight (b, dt, 1, sw[0], 0, bias);
+    b->ops->conv (b, &y[k], &tx, &tw, &tb, &p);
+    b->ops->tensor_free (b, &tx);
+    b->ops->tensor_free (b, &tw);
+    b->ops->tensor_free (b, &tb);
+  }
+  const float *got = y[0].data;
+  for (int64_t n = 0; n < sx[0]; n++)
+    for (int64_t co = 0; co < sw[0]; co++)
+      for (int64_t o = 0; o < ox[0] * ox[1] * ox[2]; o++) {
+        int64_t od = o / (ox[1] * ox[2]), oh = o / ox[2] % ox[1], ow = o % ox[2];
+        double s = bias[co], mag = fabs (bias[co]);
+        for (int64_t ci = 0; ci < sx[1]; ci++)
+          for (int64_t a = 0; a < kx[0]; a++)
+            for (int64_t c = 0; c < kx[1]; c++)
+              for (int64_t e = 0; e < kx[2]; e++) {
+                int64_t id = od * st[0] - pd[0] + a, ih = oh * st[1] - pd[1] + c, iw = ow * st[2] - pd[2] + e;
+                if (id < 0 || id >= ix[0] || ih < 0 || ih >= ix[1] || iw < 0 || iw >= ix[2])
+                  continue;
+                double t = (double) x[((n * sx[1] + ci) * ix[0] + id) * ix[1] * ix[2] + ih * ix[2] + iw] *
+                           w[((co * sx[1] + ci) * kx[0] + a) * kx[1] * kx[2] + c * kx[2] + e];
+                s += t;
+                mag += fabs (t);
+              }
+        int64_t yi = (n * sw[0] + co) * ox[0] * ox[1] * ox[2] + o;
+        assert_close (got[yi], s, mag, "conv", yi);
+      }
+  assert_same (&y[0], &y[1], "conv");
+  b1->ops->tensor_free (b1, &y[0]);
+  bn->ops->tensor_free (bn, &y[1]);
+  g_free (x);
+  g_free (w);
+  g_free (bias);
+}
+
+static void
+test_conv (void)
+{
+  const int64_t x2[4] = { 2, 3, 9, 11 }, w2[4] = { 5, 3, 3, 4 };
+  const int64_t x3[5] = { 1, 4, 5, 10, 9 }, w3[5] = { 6, 4, 2, 3, 3 };
+  const int s2[2] = { 2, 1 }, p2[2] = { 1, 2 }, s3[3] = { 2, 3, 2 }, p3[3] = { 0, 1, 1 };
+
+  check_conv (2, x2, w2, s2, p2, OMNI_DTYPE_F32);
+  check_conv (2, x2, w2, s2, p2, OMNI_DTYPE_BF16);
+  check_conv (3, x3, w3, s3, p3, OMNI_DTYPE_F16);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -820,6 +905,7 @@ main (int argc, char **argv)
   g_test_add_func ("/backend/cpu/moe-route-ties", test_moe_route_ties);
   g_test_add_func ("/backend/cpu/moe-route", test_moe_route);
   g_test_add_func ("/backend/cpu/moe-experts", test_moe_experts);
+  g_test_add_func ("/backend/cpu/conv", test_conv);
   g_test_add_func ("/backend/cpu/pool-stress", test_pool_stress);
   g_test_add_func ("/backend/cpu/pool-startup", test_pool_startup);
   g_test_add_func ("/backend/cpu/bench-matmul", test_bench);

@@ -2,6 +2,7 @@
 /* Device selection and the paged KV cache, shared by every backend. */
 #include <errno.h>
 #include <stdlib.h>
+#include <gmodule.h>
 #include "backend/backend.h"
 #include "cpu/cpu-backend.h"
 #include "omnicore.h"
@@ -31,48 +32,118 @@ cpu_thread_count (int *n_threads, GError **error)
   return TRUE;
 }
 
-static gboolean
-is_cuda_device (const char *device)
+/* Where the CUDA modules live: $OMNI_BACKEND_DIR (tests, development) or
+ * the installed libdir/omnicore-1.0. */
+static const char *
+module_dir (void)
 {
-  guint64 index;
+  const char *env = g_getenv ("OMNI_BACKEND_DIR");
 
-  if (strcmp (device, "cuda-emu") == 0)
-    return TRUE;
-  return g_str_has_prefix (device, "cuda:") &&
-         g_ascii_string_to_unsigned (device + 5, 10, 0, G_MAXINT, &index, NULL);
+  return env != NULL && *env != '\0' ? env : OMNI_BACKEND_INSTALL_DIR;
+}
+
+typedef OmniBackend *(*ModuleOpenFunc) (const char *device, GError **error);
+
+/* Opens the module @name ("cuda" or "cuda-emu") and returns its entry point.
+ * Modules stay resident: backends they made may outlive any handle here. */
+static ModuleOpenFunc
+module_load (const char *name, GError **error)
+{
+  g_autofree char *file = g_strdup_printf ("libomnicore-%s.so", name);
+  g_autofree char *path = g_build_filename (module_dir (), file, NULL);
+  GModule *module;
+  gpointer sym = NULL;
+
+  if (!g_file_test (path, G_FILE_TEST_EXISTS)) {
+    g_set_error (error, OMNI_ERROR, OMNI_ERROR_DEVICE,
+                 "%s not found: this build has no CUDA backend there (set OMNI_BACKEND_DIR or build "
+                 "with -Dcuda=enabled)", path);
+    return NULL;
+  }
+  /* A missing libcudart / libcublasLt / libcudnn makes the open fail; the
+   * loader's message names the library. */
+  module = g_module_open (path, G_MODULE_BIND_LAZY | G_MODULE_BIND_LOCAL);
+  if (module == NULL) {
+    g_set_error (error, OMNI_ERROR, OMNI_ERROR_DEVICE,
+                 "the CUDA runtime could not be loaded (%s): %s", path, g_module_error ());
+    return NULL;
+  }
+  if (!g_module_symbol (module, "omni_backend_module_open", &sym) || sym == NULL) {
+    g_set_error (error, OMNI_ERROR, OMNI_ERROR_DEVICE,
+                 "%s: no symbol omni_backend_module_open; expected a gst-omni backend module", path);
+    g_module_close (module);
+    return NULL;
+  }
+  g_module_make_resident (module);
+  return (ModuleOpenFunc) sym;
+}
+
+static OmniBackend *
+cuda_open (const char *module, const char *device, GError **error)
+{
+  ModuleOpenFunc open_fn = module_load (module, error);
+
+  if (open_fn == NULL) {
+    g_prefix_error (error, "device \"%s\": ", device);
+    return NULL;
+  }
+  return open_fn (device, error);
+}
+
+static OmniBackend *
+cpu_open (const char *why, GError **error)
+{
+  int n_threads;
+  OmniBackend *b;
+
+  if (!cpu_thread_count (&n_threads, error))
+    return NULL;
+  b = omni_cpu_backend_new (n_threads, error);
+  if (b != NULL)
+    g_info ("%s: using the cpu backend with %d threads", why, n_threads);
+  return b;
+}
+
+/* "auto": CUDA when the real module loads and finds a device, else cpu;
+ * the log says which and why. Never cuda-emu (tests only). */
+static OmniBackend *
+auto_open (GError **error)
+{
+  GError *cuda_error = NULL;
+  OmniBackend *b = cuda_open ("cuda", "cuda:0", &cuda_error);
+  g_autofree char *why = NULL;
+
+  if (b != NULL) {
+    g_info ("device auto: using the CUDA backend on %s (the CUDA module loaded and reports a device)",
+            b->device);
+    return b;
+  }
+  why = g_strdup_printf ("device auto (no CUDA: %s)", cuda_error->message);
+  g_error_free (cuda_error);
+  return cpu_open (why, error);
 }
 
 OmniBackend *
 omni_backend_open (const char *device, GError **error)
 {
-  int n_threads;
-  OmniBackend *b;
+  guint64 index;
 
   if (device == NULL) {
     g_set_error (error, OMNI_ERROR, OMNI_ERROR_INVALID, "no device given; expected %s", accepted_devices);
     return NULL;
   }
-  if (is_cuda_device (device)) {
-    g_set_error (error, OMNI_ERROR, OMNI_ERROR_DEVICE,
-                 "device \"%s\": this build has no CUDA backend; use device \"cpu\" or \"auto\"", device);
-    return NULL;
-  }
-  if (strcmp (device, "auto") != 0 && strcmp (device, "cpu") != 0) {
-    g_set_error (error, OMNI_ERROR, OMNI_ERROR_INVALID,
-                 "unknown device \"%s\"; expected %s", device, accepted_devices);
-    return NULL;
-  }
-  if (!cpu_thread_count (&n_threads, error))
-    return NULL;
-  b = omni_cpu_backend_new (n_threads, error);
-  if (b == NULL)
-    return NULL;
+  if (strcmp (device, "cuda-emu") == 0)
+    return cuda_open ("cuda-emu", device, error);
+  if (g_str_has_prefix (device, "cuda:") &&
+      g_ascii_string_to_unsigned (device + 5, 10, 0, G_MAXINT, &index, NULL))
+    return cuda_open ("cuda", device, error);
   if (strcmp (device, "auto") == 0)
-    g_info ("device auto: using the cpu backend with %d threads (this build has no CUDA backend)",
-            n_threads);
-  else
-    g_info ("device cpu: using the cpu backend with %d threads", n_threads);
-  return b;
+    return auto_open (error);
+  if (strcmp (device, "cpu") == 0)
+    return cpu_open ("device cpu", error);
+  g_set_error (error, OMNI_ERROR, OMNI_ERROR_INVALID,
+               "unknown device \"%s\"; expected %s", device, accepted_devices);
+  return NULL;
 }
 
 void

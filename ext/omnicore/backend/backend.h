@@ -9,7 +9,8 @@
 #include "dtype.h"
 #include "io/safetensors.h"
 
-#define OMNI_TENSOR_MAX_DIMS 4
+/* 5: NCDHW activations and [Cout, Cin, kD, kH, kW] weights of 3-D convolutions. */
+#define OMNI_TENSOR_MAX_DIMS 5
 
 /* A dense row-major tensor; shape[n_dims-1] is the innermost dimension. */
 typedef struct {
@@ -55,6 +56,14 @@ typedef struct {
   const int32_t *block_tables;  /* [n_seqs, max_pages] page ids */
   int n_seqs, max_pages;
 } OmniBatch;
+
+/* Geometry of a 2-D (NCHW) or 3-D (NCDHW) convolution: zero padding,
+ * dilation 1, one group. Per spatial dim, outermost first. */
+typedef struct {
+  int n_spatial;          /* 2 or 3 */
+  int stride[3];          /* >= 1 */
+  int padding[3];         /* >= 0, on both sides */
+} OmniConvParams;
 
 typedef struct _OmniBackend OmniBackend;
 
@@ -107,6 +116,21 @@ typedef struct {
                        const OmniTensor *down, int n_experts);
   /* dst[i, :] = src[rows[i], :] for i < n (e.g. the last token of each sequence) */
   void (*get_rows) (OmniBackend *b, OmniTensor *dst, const OmniTensor *src, const int32_t *rows, int n);
+  /* y[N, Co, o...] = conv(x[N, Ci, i...], w[Co, Ci, k...]) (+ bias[Co] when not NULL),
+   * o = (i + 2 padding - k) / stride + 1; x, y f32, w/bias any float dtype */
+  void (*conv) (OmniBackend *b, OmniTensor *y, const OmniTensor *x, const OmniTensor *w,
+                const OmniTensor *bias, const OmniConvParams *p);
+
+  /* Optional (NULL where ops run directly, as on the cpu). The ops issued
+   * between step_begin and step_end form one step; a device backend captures
+   * the first step with a given @key as a graph and replays it for later
+   * steps with that key. The caller promises the same op sequence on the
+   * same tensors and shapes for equal keys; only the contents of the host
+   * arrays handed to the ops (ids, positions, block tables) may change, and
+   * not while the step is open. No download inside a step. */
+  void (*step_begin) (OmniBackend *b, guint64 key);
+  /* Ends the step: the captured or replayed graph is queued. */
+  void (*step_end) (OmniBackend *b);
 } OmniBackendOps;
 
 struct _OmniBackend {

@@ -543,6 +543,22 @@ mlp_block (OmniModel *m, OmniModelState *st, int li, int64_t n, OmniTensor *x)
   ops->add (b, x, x, &o);
 }
 
+/* A decode step (every token wants logits) of a device backend runs as one
+ * captured graph, replayed for every later step of the same shape; the key
+ * packs that shape exactly. Capture hooks read tensors mid-step, so not then. */
+static gboolean
+step_key (const OmniModel *m, const OmniModelState *st, const OmniBatch *batch,
+          int n_logit_rows, guint64 *key)
+{
+  if (!m->backend->ops->step_begin || st->capture || n_logit_rows != batch->n_tokens
+      || batch->n_tokens >= (1 << 13) || batch->n_seqs >= (1 << 13)
+      || batch->max_pages >= (1 << 24))
+    return FALSE;
+  *key = (guint64) batch->n_tokens | (guint64) batch->n_seqs << 13
+         | (guint64) batch->max_pages << 26;
+  return TRUE;
+}
+
 gboolean
 omni_model_forward (OmniModel *m, OmniModelState *st, const OmniBatch *batch,
                     const int32_t *tokens, const int32_t *logit_rows, int n_logit_rows,
@@ -553,8 +569,13 @@ omni_model_forward (OmniModel *m, OmniModelState *st, const OmniBatch *batch,
   const OmniTextConfig *c = &m->cfg;
   int64_t n = batch->n_tokens, H = c->hidden_size;
 
+  guint64 key;
+
   if (!check_batch (m, st, batch, tokens, logit_rows, n_logit_rows, error))
     return FALSE;
+  gboolean step = step_key (m, st, batch, n_logit_rows, &key);
+  if (step)
+    ops->step_begin (b, key);
   OmniTensor x = view (&st->x, n, 0, H), h = view (&st->h, n, 0, H);
   ops->embed (b, &x, &m->embed, tokens, (int) n);
   capture (st, OMNI_CAPTURE_EMBED, &x);
@@ -571,6 +592,8 @@ omni_model_forward (OmniModel *m, OmniModelState *st, const OmniBatch *batch,
   OmniTensor logits = view (&st->logits, n_logit_rows, 0, c->vocab_size);
   ops->get_rows (b, &rows, &h, logit_rows, n_logit_rows);
   ops->matmul (b, &logits, &rows, &m->lm_head, NULL);
+  if (step)
+    ops->step_end (b);
   ops->download (b, &logits, logits_out, logits.n_bytes);
   return TRUE;
 }

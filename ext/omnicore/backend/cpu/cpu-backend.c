@@ -222,6 +222,7 @@ cpu_destroy (OmniBackend *b)
   omni_cpu_scratch_clear (&cpu->attn);
   omni_cpu_scratch_clear (&cpu->rope);
   omni_cpu_scratch_clear (&cpu->moe);
+  omni_cpu_scratch_clear (&cpu->conv);
   g_free (cpu);
 }
 
@@ -245,6 +246,7 @@ static const OmniBackendOps cpu_ops = {
   .moe_route = omni_cpu_moe_route,
   .moe_experts = omni_cpu_moe_experts,
   .get_rows = omni_cpu_get_rows,
+  .conv = omni_cpu_conv,
 };
 
 OmniBackend *

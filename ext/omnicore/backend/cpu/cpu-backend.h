@@ -23,6 +23,7 @@ typedef struct {
   OmniCpuScratch attn;   /* per thread: attention scores of one (token, head) */
   OmniCpuScratch rope;   /* per thread: cos/sin of one position */
   OmniCpuScratch moe;    /* expert grouping and intermediate activations */
+  OmniCpuScratch conv;   /* per thread: one output channel's filter as f32 */
 } OmniCpuBackend;
 
 /* Creates the cpu backend with @n_threads threads (>= 1). */
@@ -93,6 +94,8 @@ void omni_cpu_moe_route (OmniBackend *b, OmniTensor *ids, OmniTensor *weights, c
 void omni_cpu_moe_experts (OmniBackend *b, OmniTensor *y, const OmniTensor *x, const OmniTensor *ids,
                            const OmniTensor *weights, const OmniTensor *gate, const OmniTensor *up,
                            const OmniTensor *down, int n_experts);
+void omni_cpu_conv (OmniBackend *b, OmniTensor *y, const OmniTensor *x, const OmniTensor *w,
+                    const OmniTensor *bias, const OmniConvParams *p);
 
 /* Checks shared by the ops: programmer errors are g_critical and the op
  * returns without writing. */

@@ -1,0 +1,148 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The element-wise and row ops: one omni_k_* launch each. Host index arrays
+ * are staged with omni_cuda_arg; checks match the cpu backend's (a bad index
+ * is a g_critical and the op writes nothing). */
+#include "cuda-backend.h"
+
+#define SIG0 0xcbf29ce484222325ull
+
+static gboolean
+check_ids (const int32_t *ids, int n, int64_t n_rows, const char *op)
+{
+  for (int i = 0; i < n; i++) {
+    if (ids[i] < 0 || ids[i] >= n_rows) {
+      g_critical ("cuda %s: index %d is %d, outside [0, %" G_GINT64_FORMAT ")", op, i, ids[i], n_rows);
+      return FALSE;
+    }
+  }
+  return TRUE;
+}
+
+void
+omni_cuda_embed (OmniBackend *b, OmniTensor *out, const OmniTensor *table, const int32_t *ids, int n)
+{
+  OmniCudaBackend *cu = (OmniCudaBackend *) b;
+  const int32_t *d_ids;
+  gboolean run;
+
+  if (!omni_cuda_check_f32 (out, "embed", "out") || !omni_cuda_float_type (table, "embed", "table"))
+    return;
+  g_return_if_fail (table->n_dims == 2 && n >= 0);
+  g_return_if_fail (omni_tensor_rows (out) == n && out->shape[out->n_dims - 1] == table->shape[1]);
+  if (!check_ids (ids, n, table->shape[0], "embed") || n == 0)
+    return;
+  run = omni_cuda_op_begin (cu, "embed", omni_cuda_sig_tensor (omni_cuda_sig_tensor (SIG0, out), table));
+  d_ids = omni_cuda_arg (cu, ids, n * sizeof *ids);
+  if (run)
+    omni_cuda_ok (omni_k_embed (out->data, table->data, (OmniKDType) table->dtype, table->shape[0],
+                                table->shape[1], d_ids, n, cu->stream), "omni_k_embed");
+}
+
+void
+omni_cuda_get_rows (OmniBackend *b, OmniTensor *dst, const OmniTensor *src, const int32_t *rows, int n)
+{
+  OmniCudaBackend *cu = (OmniCudaBackend *) b;
+  const int32_t *d_rows;
+  int64_t width;
+  gboolean run;
+
+  g_return_if_fail (dst != NULL && src != NULL && dst->data != NULL && src->data != NULL && n >= 0);
+  width = src->shape[src->n_dims - 1];
+  g_return_if_fail (omni_tensor_rows (dst) == n && dst->shape[dst->n_dims - 1] == width);
+  g_return_if_fail (dst->data != src->data);
+  if (dst->dtype != src->dtype &&
+      (!omni_cuda_check_f32 (dst, "get_rows", "dst (when src is not f32)") ||
+       !omni_cuda_float_type (src, "get_rows", "src")))
+    return;
+  if (dst->dtype == src->dtype && !omni_cuda_float_type (src, "get_rows", "src"))
+    return;
+  if (!check_ids (rows, n, omni_tensor_rows (src), "get_rows") || n == 0)
+    return;
+  run = omni_cuda_op_begin (cu, "get_rows", omni_cuda_sig_tensor (omni_cuda_sig_tensor (SIG0, dst), src));
+  d_rows = omni_cuda_arg (cu, rows, n * sizeof *rows);
+  if (run)
+    omni_cuda_ok (omni_k_get_rows (dst->data, (OmniKDType) dst->dtype, src->data, (OmniKDType) src->dtype,
+                                   omni_tensor_rows (src), width, d_rows, n, cu->stream), "omni_k_get_rows");
+}
+
+void
+omni_cuda_rmsnorm (OmniBackend *b, OmniTensor *y, const OmniTensor *x, const OmniTensor *w, float eps)
+{
+  OmniCudaBackend *cu = (OmniCudaBackend *) b;
+  int64_t d;
+  guint64 sig;
+
+  if (!omni_cuda_check_f32 (y, "rmsnorm", "y") || !omni_cuda_check_f32 (x, "rmsnorm", "x") ||
+      !omni_cuda_float_type (w, "rmsnorm", "w"))
+    return;
+  d = x->shape[x->n_dims - 1];
+  g_return_if_fail (w->n_dims == 1 && w->shape[0] == d);
+  g_return_if_fail (omni_tensor_rows (y) == omni_tensor_rows (x) && y->shape[y->n_dims - 1] == d);
+  sig = omni_cuda_sig (omni_cuda_sig_tensor (omni_cuda_sig_tensor (omni_cuda_sig_tensor (SIG0, y), x), w),
+                       &eps, sizeof eps);
+  if (omni_cuda_op_begin (cu, "rmsnorm", sig))
+    omni_cuda_ok (omni_k_rmsnorm (y->data, x->data, w->data, (OmniKDType) w->dtype, omni_tensor_rows (x), d,
+                                  eps, cu->stream), "omni_k_rmsnorm");
+}
+
+void
+omni_cuda_rope (OmniBackend *b, OmniTensor *x, const int32_t *pos, const OmniRope *rope)
+{
+  OmniCudaBackend *cu = (OmniCudaBackend *) b;
+  const int32_t *d_pos;
+  const float *d_freq;
+  int64_t n, heads, d;
+  gboolean run;
+
+  if (!omni_cuda_check_f32 (x, "rope", "x"))
+    return;
+  g_return_if_fail (x->n_dims == 3 && rope != NULL && rope->inv_freq != NULL);
+  n = x->shape[0];
+  heads = x->shape[1];
+  d = x->shape[2];
+  g_return_if_fail (rope->rot_dim > 0 && rope->rot_dim % 2 == 0 && rope->rot_dim <= d);
+  for (int64_t i = 0; i < n; i++)
+    g_return_if_fail (pos[i] >= 0);
+  run = omni_cuda_op_begin (cu, "rope", omni_cuda_sig (omni_cuda_sig_tensor (SIG0, x), rope, sizeof *rope));
+  d_pos = omni_cuda_arg (cu, pos, n * sizeof *pos);
+  /* the table is host memory owned by nn/: staged like any argument (equal
+   * tables are copied once per synchronisation) */
+  d_freq = omni_cuda_arg (cu, rope->inv_freq, (rope->rot_dim / 2) * sizeof (float));
+  if (run)
+    omni_cuda_ok (omni_k_rope (x->data, d_pos, d_freq, (int) n, (int) heads, (int) d, rope->rot_dim,
+                               rope->attn_scale, cu->stream), "omni_k_rope");
+}
+
+void
+omni_cuda_swiglu (OmniBackend *b, OmniTensor *y, const OmniTensor *gate, const OmniTensor *up)
+{
+  OmniCudaBackend *cu = (OmniCudaBackend *) b;
+  int64_t n;
+
+  if (!omni_cuda_check_f32 (y, "swiglu", "y") || !omni_cuda_check_f32 (gate, "swiglu", "gate") ||
+      !omni_cuda_check_f32 (up, "swiglu", "up"))
+    return;
+  n = omni_tensor_rows (gate) * gate->shape[gate->n_dims - 1];
+  g_return_if_fail (omni_tensor_rows (up) * up->shape[up->n_dims - 1] == n &&
+                    omni_tensor_rows (y) * y->shape[y->n_dims - 1] == n);
+  if (omni_cuda_op_begin (cu, "swiglu", omni_cuda_sig_tensor (omni_cuda_sig_tensor (
+                            omni_cuda_sig_tensor (SIG0, y), gate), up)))
+    omni_cuda_ok (omni_k_swiglu (y->data, gate->data, up->data, n, cu->stream), "omni_k_swiglu");
+}
+
+void
+omni_cuda_add (OmniBackend *b, OmniTensor *y, const OmniTensor *a, const OmniTensor *c)
+{
+  OmniCudaBackend *cu = (OmniCudaBackend *) b;
+  int64_t n;
+
+  if (!omni_cuda_check_f32 (y, "add", "y") || !omni_cuda_check_f32 (a, "add", "a") ||
+      !omni_cuda_check_f32 (c, "add", "c"))
+    return;
+  n = omni_tensor_rows (a) * a->shape[a->n_dims - 1];
+  g_return_if_fail (omni_tensor_rows (c) * c->shape[c->n_dims - 1] == n &&
+                    omni_tensor_rows (y) * y->shape[y->n_dims - 1] == n);
+  if (omni_cuda_op_begin (cu, "add", omni_cuda_sig_tensor (omni_cuda_sig_tensor (
+                            omni_cuda_sig_tensor (SIG0, y), a), c)))
+    omni_cuda_ok (omni_k_add (y->data, a->data, c->data, n, cu->stream), "omni_k_add");
+}
