@@ -6,6 +6,7 @@
 #include <gst/gst.h>
 
 #include "gstomnitextmeta.h"
+#include "gstomnitranslate.h"
 
 GST_DEBUG_CATEGORY_STATIC (gst_omni_debug);
 #define GST_CAT_DEFAULT gst_omni_debug
@@ -21,7 +22,7 @@ plugin_init (GstPlugin *plugin)
   gst_omni_text_meta_get_info ();
   GST_DEBUG ("registered meta API %s",
       g_type_name (GST_OMNI_TEXT_META_API_TYPE));
-  return TRUE;
+  return gst_omni_translate_register (plugin);
 }
 
 GST_PLUGIN_DEFINE (GST_VERSION_MAJOR, GST_VERSION_MINOR, omni,
