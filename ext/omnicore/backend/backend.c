@@ -208,3 +208,35 @@ omni_kv_cache_clear (OmniBackend *b, OmniKVCache *kv)
     b->ops->tensor_free (b, &kv->v);
   memset (kv, 0, sizeof *kv);
 }
+
+/* Every token's sequence, position and the pages up to it must be valid:
+ * the cache would otherwise be read or written out of bounds. */
+gboolean
+omni_batch_check (const OmniKVCache *kv, int layer, const OmniBatch *batch, int64_t n,
+                  const char *backend, const char *op)
+{
+  if (kv == NULL || kv->k.data == NULL || kv->v.data == NULL || kv->k.dtype != OMNI_DTYPE_F32 ||
+      layer < 0 || layer >= kv->n_layers || batch == NULL || batch->n_tokens != n) {
+    g_critical ("%s %s: expected an f32 cache, layer in [0, %d) and %" G_GINT64_FORMAT " batch tokens",
+                backend, op, kv ? kv->n_layers : 0, n);
+    return FALSE;
+  }
+  for (int64_t i = 0; i < n; i++) {
+    int32_t s = batch->seq[i], p = batch->pos[i];
+
+    if (s < 0 || s >= batch->n_seqs || p < 0 || p / kv->page_size >= batch->max_pages) {
+      g_critical ("%s %s: token %" G_GINT64_FORMAT " has sequence %d (of %d) and position %d (max %d)",
+                  backend, op, i, s, batch->n_seqs, p, batch->max_pages * kv->page_size - 1);
+      return FALSE;
+    }
+    for (int64_t pg = 0; pg <= p / kv->page_size; pg++) {
+      int32_t page = batch->block_tables[(int64_t) s * batch->max_pages + pg];
+      if (page < 0 || page >= kv->n_pages) {
+        g_critical ("%s %s: sequence %d maps block %" G_GINT64_FORMAT " to page %d, outside [0, %d)",
+                    backend, op, s, pg, page, kv->n_pages);
+        return FALSE;
+      }
+    }
+  }
+  return TRUE;
+}

@@ -150,4 +150,10 @@ gboolean omni_kv_cache_init (OmniBackend *b, OmniKVCache *kv, int n_layers, int 
 /* Frees the cache's storage. */
 void omni_kv_cache_clear (OmniBackend *b, OmniKVCache *kv);
 
+/* For backends: TRUE when @batch's @n tokens, their sequences, positions and
+ * pages are all valid for @layer of @kv; else a g_critical naming
+ * "@backend @op" and the bad token, and FALSE (the op must not run). */
+gboolean omni_batch_check (const OmniKVCache *kv, int layer, const OmniBatch *batch, int64_t n,
+                           const char *backend, const char *op);
+
 #endif /* OMNI_BACKEND_H */

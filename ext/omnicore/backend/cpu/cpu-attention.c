@@ -20,37 +20,6 @@ page_of (const OmniKVCache *kv, const OmniBatch *batch, int32_t seq, int64_t pos
   return batch->block_tables[(int64_t) seq * batch->max_pages + pos / kv->page_size];
 }
 
-/* Every token's sequence, position and the pages up to it must be valid:
- * the cache would otherwise be read or written out of bounds. */
-static gboolean
-check_batch (const OmniKVCache *kv, int layer, const OmniBatch *batch, int64_t n, const char *op)
-{
-  if (kv == NULL || kv->k.data == NULL || kv->v.data == NULL || kv->k.dtype != OMNI_DTYPE_F32 ||
-      layer < 0 || layer >= kv->n_layers || batch == NULL || batch->n_tokens != n) {
-    g_critical ("cpu %s: expected an f32 cache, layer in [0, %d) and %" G_GINT64_FORMAT " batch tokens",
-                op, kv ? kv->n_layers : 0, n);
-    return FALSE;
-  }
-  for (int64_t i = 0; i < n; i++) {
-    int32_t s = batch->seq[i], p = batch->pos[i];
-
-    if (s < 0 || s >= batch->n_seqs || p < 0 || p / kv->page_size >= batch->max_pages) {
-      g_critical ("cpu %s: token %" G_GINT64_FORMAT " has sequence %d (of %d) and position %d (max %d)",
-                  op, i, s, batch->n_seqs, p, batch->max_pages * kv->page_size - 1);
-      return FALSE;
-    }
-    for (int64_t pg = 0; pg <= p / kv->page_size; pg++) {
-      int32_t page = batch->block_tables[(int64_t) s * batch->max_pages + pg];
-      if (page < 0 || page >= kv->n_pages) {
-        g_critical ("cpu %s: sequence %d maps block %" G_GINT64_FORMAT " to page %d, outside [0, %d)",
-                    op, s, pg, page, kv->n_pages);
-        return FALSE;
-      }
-    }
-  }
-  return TRUE;
-}
-
 void
 omni_cpu_kv_store (OmniBackend *b, OmniKVCache *kv, int layer, const OmniTensor *k,
                    const OmniTensor *v, const OmniBatch *batch)
@@ -63,7 +32,7 @@ omni_cpu_kv_store (OmniBackend *b, OmniKVCache *kv, int layer, const OmniTensor 
   width = (int64_t) kv->n_kv_heads * kv->head_dim;
   g_return_if_fail (omni_tensor_rows (k) * k->shape[k->n_dims - 1] == n * width);
   g_return_if_fail (v->shape[0] == n && omni_tensor_rows (v) * v->shape[v->n_dims - 1] == n * width);
-  if (!check_batch (kv, layer, batch, n, "kv_store"))
+  if (!omni_batch_check (kv, layer, batch, n, "cpu", "kv_store"))
     return;
 
   for (int64_t i = 0; i < n; i++) {
@@ -152,7 +121,7 @@ omni_cpu_attention (OmniBackend *b, OmniTensor *out, const OmniTensor *q, const 
   g_return_if_fail (out->shape[0] == c.n &&
                     omni_tensor_rows (out) * out->shape[out->n_dims - 1] == c.n * c.n_heads * kv->head_dim);
   g_return_if_fail (out->data != q->data);
-  if (!check_batch (kv, layer, batch, c.n, "attention"))
+  if (!omni_batch_check (kv, layer, batch, c.n, "cpu", "attention"))
     return;
 
   for (int64_t i = 0; i < c.n; i++) {

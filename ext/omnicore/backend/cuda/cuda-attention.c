@@ -13,37 +13,6 @@
 
 #define SIG0 0xcbf29ce484222325ull
 
-/* The same checks as the cpu backend: every token's sequence, position and
- * pages must be valid. */
-static gboolean
-check_batch (const OmniKVCache *kv, int layer, const OmniBatch *batch, int64_t n, const char *op)
-{
-  if (kv == NULL || kv->k.data == NULL || kv->v.data == NULL || kv->k.dtype != OMNI_DTYPE_F32 ||
-      layer < 0 || layer >= kv->n_layers || batch == NULL || batch->n_tokens != n) {
-    g_critical ("cuda %s: expected an f32 cache, layer in [0, %d) and %" G_GINT64_FORMAT " batch tokens",
-                op, kv ? kv->n_layers : 0, n);
-    return FALSE;
-  }
-  for (int64_t i = 0; i < n; i++) {
-    int32_t s = batch->seq[i], p = batch->pos[i];
-
-    if (s < 0 || s >= batch->n_seqs || p < 0 || p / kv->page_size >= batch->max_pages) {
-      g_critical ("cuda %s: token %" G_GINT64_FORMAT " has sequence %d (of %d) and position %d (max %d)",
-                  op, i, s, batch->n_seqs, p, batch->max_pages * kv->page_size - 1);
-      return FALSE;
-    }
-    for (int64_t pg = 0; pg <= p / kv->page_size; pg++) {
-      int32_t page = batch->block_tables[(int64_t) s * batch->max_pages + pg];
-      if (page < 0 || page >= kv->n_pages) {
-        g_critical ("cuda %s: sequence %d maps block %" G_GINT64_FORMAT " to page %d, outside [0, %d)",
-                    op, s, pg, page, kv->n_pages);
-        return FALSE;
-      }
-    }
-  }
-  return TRUE;
-}
-
 /* The kernels' view of @layer of @kv, with the batch's arrays staged. */
 static void
 paged_kv (OmniCudaBackend *cu, const OmniKVCache *kv, int layer, const OmniBatch *batch, OmniKPagedKV *p,
@@ -90,7 +59,7 @@ omni_cuda_kv_store (OmniBackend *b, OmniKVCache *kv, int layer, const OmniTensor
   width = (int64_t) kv->n_kv_heads * kv->head_dim;
   g_return_if_fail (omni_tensor_rows (k) * k->shape[k->n_dims - 1] == n * width);
   g_return_if_fail (v->shape[0] == n && omni_tensor_rows (v) * v->shape[v->n_dims - 1] == n * width);
-  if (!check_batch (kv, layer, batch, n, "kv_store"))
+  if (!omni_batch_check (kv, layer, batch, n, "cuda", "kv_store"))
     return;
   run = omni_cuda_op_begin (cu, "kv_store", sig_batch (omni_cuda_sig_tensor (omni_cuda_sig_tensor (SIG0, k), v),
                                                        kv, layer, batch));
@@ -121,7 +90,7 @@ omni_cuda_attention (OmniBackend *b, OmniTensor *out, const OmniTensor *q, const
   g_return_if_fail (out->shape[0] == n &&
                     omni_tensor_rows (out) * out->shape[out->n_dims - 1] == n * n_heads * kv->head_dim);
   g_return_if_fail (out->data != q->data);
-  if (!check_batch (kv, layer, batch, n, "attention"))
+  if (!omni_batch_check (kv, layer, batch, n, "cuda", "attention"))
     return;
   sig = sig_batch (omni_cuda_sig_tensor (omni_cuda_sig_tensor (SIG0, out), q), kv, layer, batch);
   run = omni_cuda_op_begin (cu, "attention", omni_cuda_sig (sig, &scale, sizeof scale));
