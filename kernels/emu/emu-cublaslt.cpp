@@ -335,7 +335,9 @@ prepare (const Desc *d, cublasLtMatrixLayout_t A, cublasLtMatrixLayout_t B,
   call->transb = d->transb;
   if (d->epilogue == CUBLASLT_EPILOGUE_BIAS) {
     cudaDataType_t bt = d->bias_type < 0 ? ld->type : (cudaDataType_t) d->bias_type;
-    if (!d->bias || !is_float_type (bt))
+    /* the pointer may come after the heuristic, as with the real library;
+     * cublasLtMatmul checks it */
+    if (!is_float_type (bt))
       return CUBLAS_STATUS_INVALID_VALUE;
     call->bias = d->bias;
     call->bias_type = bt;
@@ -382,7 +384,8 @@ cublasLtMatmul (cublasLtHandle_t handle, cublasLtMatmulDesc_t desc, const void *
   cublasStatus_t s = prepare ((const Desc *) desc, Adesc, Bdesc, Cdesc, Ddesc, &call);
   if (s != CUBLAS_STATUS_SUCCESS)
     return s;
-  if (!alpha || !beta || !A || !B || !D)
+  if (!alpha || !beta || !A || !B || !D
+      || (((const Desc *) desc)->epilogue == CUBLASLT_EPILOGUE_BIAS && !call.bias))
     return CUBLAS_STATUS_INVALID_VALUE;
   if (((const Desc *) desc)->pointer_mode == CUBLASLT_POINTER_MODE_DEVICE) {
     call.alpha_dev = (const float *) alpha;

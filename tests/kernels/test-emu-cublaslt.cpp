@@ -344,6 +344,23 @@ test_refusals (void)
           sizeof big), ==, CUBLAS_STATUS_INVALID_VALUE);
   g_assert_cmpint (cublasLtMatmulDescSetAttribute (desc, CUBLASLT_MATMUL_DESC_AMAX_D_POINTER, &buf,
           sizeof buf), ==, CUBLAS_STATUS_NOT_SUPPORTED);
+  /* a bias epilogue: the heuristic takes it before the bias pointer is set
+   * (as the real library does), the matmul refuses to run without one */
+  cublasLtMatmulDesc_t dbias;
+  cublasLtMatmulPreference_t pref;
+  cublasLtMatmulHeuristicResult_t heur;
+  int n_heur = 0;
+  cublasLtEpilogue_t epi = CUBLASLT_EPILOGUE_BIAS;
+  cublasLtMatmulDescCreate (&dbias, CUBLAS_COMPUTE_32F, CUDA_R_32F);
+  cublasLtMatmulDescSetAttribute (dbias, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof epi);
+  cublasLtMatmulPreferenceCreate (&pref);
+  g_assert_cmpint (cublasLtMatmulAlgoGetHeuristic (lt, dbias, a32, b32, d32, d32, pref, 1, &heur,
+          &n_heur), ==, CUBLAS_STATUS_SUCCESS);
+  g_assert_cmpint (n_heur, ==, 1);
+  g_assert_cmpint (cublasLtMatmul (lt, dbias, &one, buf, a32, buf, b32, &zero, buf, d32, buf, d32,
+          &heur.algo, NULL, 0, 0), ==, CUBLAS_STATUS_INVALID_VALUE);
+  cublasLtMatmulPreferenceDestroy (pref);
+  cublasLtMatmulDescDestroy (dbias);
   /* a leading dimension smaller than the rows */
   cublasLtMatrixLayout_t thin;
   cublasLtMatrixLayoutCreate (&thin, CUDA_R_32F, 4, 4, 3);

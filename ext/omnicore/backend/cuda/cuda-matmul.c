@@ -102,11 +102,7 @@ plan_new (OmniCudaBackend *cu, const PlanKey *key)
        (!lt_ok (cublasLtMatmulDescSetAttribute (p->op, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof epi),
                 "EPILOGUE") ||
         !lt_ok (cublasLtMatmulDescSetAttribute (p->op, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bias_type,
-                                                sizeof bias_type), "BIAS_DATA_TYPE") ||
-        /* a placeholder until the call sets the real one: the emulator
-         * checks for a bias pointer when choosing the algorithm */
-        !lt_ok (cublasLtMatmulDescSetAttribute (p->op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &cu->lt_workspace,
-                                                sizeof cu->lt_workspace), "BIAS_POINTER"))) ||
+                                                sizeof bias_type), "BIAS_DATA_TYPE"))) ||
       !lt_ok (cublasLtMatrixLayoutCreate (&p->a, ab, key->k, key->m, key->k), "layout A") ||
       !lt_ok (cublasLtMatrixLayoutCreate (&p->b, ab, key->k, key->n, key->k), "layout B") ||
       !lt_ok (cublasLtMatrixLayoutCreate (&p->d, CUDA_R_32F, key->m, key->n, key->m), "layout D") ||
