@@ -1,31 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* rmsnorm over the last dimension, in f32 as transformers does in f32:
- * y = w * (x * rsqrt(mean(x^2) + eps)). */
+ * y = w * (x * rsqrt(mean(x^2) + eps)). The sum of squares is the matmul's
+ * dot product (fixed lanes, fixed fold): reproducible whatever the threads. */
 #include <math.h>
 #include "cpu-backend.h"
-
-#define SUMSQ_LANES 16
-
-/* Sum of squares in fixed lanes folded in a fixed tree (reproducible). */
-static float
-sum_squares (const float *restrict x, int64_t n)
-{
-  float acc[SUMSQ_LANES] = { 0 };
-  int64_t i = 0;
-
-  for (; i + SUMSQ_LANES <= n; i += SUMSQ_LANES)
-#pragma GCC unroll 16
-    for (int l = 0; l < SUMSQ_LANES; l++)
-      acc[l] += x[i + l] * x[i + l];
-  for (int l = 0; i + l < n; l++)
-    acc[l] += x[i + l] * x[i + l];
-#pragma GCC unroll 16
-  for (int w = SUMSQ_LANES / 2; w >= 1; w /= 2)
-#pragma GCC unroll 16
-    for (int l = 0; l < w; l++)
-      acc[l] += acc[l + w];
-  return acc[0];
-}
 
 typedef struct {
   float *y;
@@ -45,7 +23,7 @@ rmsnorm_task (void *data, int ith, int nth)
   for (int64_t r = r0; r < r1; r++) {
     const float *x = c->x + r * c->d;
     float *y = c->y + r * c->d;
-    float mean = sum_squares (x, c->d) / (float) c->d;
+    float mean = omni_cpu_dot_f32 (x, x, c->d) / (float) c->d;
     float scale = 1.0f / sqrtf (mean + c->eps);
 
     for (int64_t i = 0; i < c->d; i++)
