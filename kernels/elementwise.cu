@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Element-wise ops (residual add, SwiGLU) and the row softmax. Outputs may
+/* Element-wise ops (residual add, SwiGLU, GELU) and the row softmax. Outputs may
  * alias inputs, so no __restrict__ here. */
 #include "omni-cuda.h"
 
@@ -24,6 +24,20 @@ swiglu_kernel (float *y, const float *gate, const float *up, int64_t n)
   for (int64_t i = (int64_t) blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) {
     float g = gate[i];
     y[i] = g / (1.0f + expf (-g)) * up[i];
+  }
+}
+
+/* GELU in the two forms of torch, as the cpu backend writes them. */
+static __global__ void
+gelu_kernel (float *y, const float *x, int64_t n, int tanh_approx)
+{
+  const float beta = 0.7978845608028654f, kappa = 0.044715f;   /* sqrt(2 / pi) */
+  int64_t stride = (int64_t) gridDim.x * blockDim.x;
+
+  for (int64_t i = (int64_t) blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) {
+    float v = x[i];
+    y[i] = tanh_approx ? 0.5f * v * (1.0f + tanhf (beta * (v + kappa * (v * v * v))))
+                       : 0.5f * v * (1.0f + erff (v * 0.7071067811865476f));
   }
 }
 
@@ -77,5 +91,14 @@ omni_k_softmax (float *y, const float *x, int64_t rows, int64_t cols, cudaStream
   if (rows <= 0 || cols <= 0)
     return cudaSuccess;
   OMNI_LAUNCH (softmax_kernel, (unsigned int) rows, SOFTMAX_THREADS, 0, stream, y, x, cols);
+  OMNI_K_RETURN_LAUNCH ();
+}
+
+extern "C" cudaError_t
+omni_k_gelu (float *y, const float *x, int64_t n, int tanh_approx, cudaStream_t stream)
+{
+  if (n <= 0)
+    return cudaSuccess;
+  OMNI_LAUNCH (gelu_kernel, stride_blocks (n), EW_THREADS, 0, stream, y, x, n, tanh_approx);
   OMNI_K_RETURN_LAUNCH ();
 }

@@ -68,6 +68,18 @@ cudaError_t omni_k_get_rows (void *dst, OmniKDType dst_type, const void *src, Om
                              int64_t n_src_rows, int64_t width, const int32_t *rows, int n,
                              cudaStream_t stream);
 
+/* Scatter, the twin of omni_k_get_rows: dst[rows[i], :] = src[i, :] for
+ * i < @n, both of @type (bits copied); @dst is [@n_dst_rows, @width]. Rows
+ * must be distinct; a row outside [0, n_dst_rows) is skipped. */
+cudaError_t omni_k_set_rows (void *dst, const void *src, OmniKDType type, int64_t n_dst_rows,
+                             int64_t width, const int32_t *rows, int n, cudaStream_t stream);
+
+/* y = x with its dims reordered: y's dim i is x's dim perm[i] (y->shape[i] =
+ * x_shape[perm[i]]), @n_dims in [2, 4], f32, y not aliasing x. @x_shape and
+ * @perm are host arrays (read by the launcher). */
+cudaError_t omni_k_permute (float *y, const float *x, int n_dims, const int64_t *x_shape, const int *perm,
+                            cudaStream_t stream);
+
 /* ---- element-wise ---- */
 
 /* y[i] = a[i] + c[i], @n elements; y may alias a or c. */
@@ -75,6 +87,11 @@ cudaError_t omni_k_add (float *y, const float *a, const float *c, int64_t n, cud
 
 /* y[i] = silu(gate[i]) * up[i] with silu(g) = g / (1 + exp(-g)); y may alias. */
 cudaError_t omni_k_swiglu (float *y, const float *gate, const float *up, int64_t n, cudaStream_t stream);
+
+/* y[i] = gelu(x[i]), @n elements; y may alias x. The exact form
+ * 0.5 x (1 + erf(x / sqrt 2)), or when @tanh_approx torch's
+ * 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))). */
+cudaError_t omni_k_gelu (float *y, const float *x, int64_t n, int tanh_approx, cudaStream_t stream);
 
 /* y[r, :] = softmax(x[r, :]) over @cols for @rows rows (max-subtracted, f32);
  * y may alias x. */
@@ -87,6 +104,12 @@ cudaError_t omni_k_softmax (float *y, const float *x, int64_t rows, int64_t cols
  * d = head_dim.) */
 cudaError_t omni_k_rmsnorm (float *y, const float *x, const void *w, OmniKDType w_type, int64_t rows,
                             int64_t d, float eps, cudaStream_t stream);
+
+/* LayerNorm over rows of @d as the cpu backend (mean, then the biased
+ * variance of x - mean): y = (x - mean) / sqrt(var + eps) * w + bias, with
+ * w, bias [d] of @w_type / @bias_type. y may alias x. */
+cudaError_t omni_k_layernorm (float *y, const float *x, const void *w, OmniKDType w_type, const void *bias,
+                              OmniKDType bias_type, int64_t rows, int64_t d, float eps, cudaStream_t stream);
 
 /* Fused residual add + rmsnorm: residual += x, then y = rmsnorm(residual) as
  * omni_k_rmsnorm. y may alias x (not residual). */
@@ -101,6 +124,15 @@ cudaError_t omni_k_add_rmsnorm (float *y, float *residual, const float *x, const
  * @inv_freq is [rot_dim / 2] in device memory; rot_dim even, <= head_dim. */
 cudaError_t omni_k_rope (float *x, const int32_t *pos, const float *inv_freq, int n, int heads,
                          int head_dim, int rot_dim, float attn_scale, cudaStream_t stream);
+
+/* omni_k_rope with M-RoPE: frequency j rotates by the position on axis
+ * a(j) of three, pos is [3][n] (t, h, w). Interleaved (@interleaved != 0,
+ * Qwen3-VL/Omni): a = 1 when j % 3 == 1 and j < 3 section[1], 2 when
+ * j % 3 == 2 and j < 3 section[2], else 0. Chunked: a = 0 for j < section[0],
+ * 1 for j < section[0] + section[1], else 2. @section is a host array. */
+cudaError_t omni_k_mrope (float *x, const int32_t *pos, const float *inv_freq, int n, int heads, int head_dim,
+                          int rot_dim, float attn_scale, const int *section, int interleaved,
+                          cudaStream_t stream);
 
 /* Fused q/k-norm + RoPE: per head, x = rmsnorm(x) * w (w [head_dim] of
  * @w_type, eps @eps), then omni_k_rope's rotation, in place on
@@ -159,6 +191,19 @@ cudaError_t omni_k_attention_decode (float *out, const float *q, const OmniKPage
                                      const int32_t *pos, const int32_t *seq, int n, int n_heads,
                                      float scale, int max_ctx, int split, float *workspace,
                                      cudaStream_t stream);
+
+/* Largest head_dim of omni_k_attention_segments. */
+#define OMNI_K_SEG_MAX_HEAD_DIM 128
+
+/* Bidirectional attention within segments (encoders; no cache, no GQA):
+ * out[i, h, :] = softmax(q[i, h] . k[s0..s1-1, h] * scale) . v[s0..s1-1, h]
+ * where cu_seqlens[s] = s0 <= i < s1 = cu_seqlens[s + 1]. q, k, v are
+ * [n, n_heads, head_dim], out [n, n_heads * head_dim] (not aliasing them);
+ * cu_seqlens [n_segs + 1] in device memory, increasing from 0 to n;
+ * head_dim <= OMNI_K_SEG_MAX_HEAD_DIM. Online softmax in f32. */
+cudaError_t omni_k_attention_segments (float *out, const float *q, const float *k, const float *v,
+                                       const int32_t *cu_seqlens, int n_segs, int n, int n_heads,
+                                       int head_dim, float scale, cudaStream_t stream);
 
 /* ---- mixture of experts ---- */
 

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* RMSNorm over the last dimension, one block per row, in f32 as the cpu
- * backend: scale = 1 / sqrt(mean(x^2) + eps), y = w * (x * scale). */
+/* RMSNorm and LayerNorm over the last dimension, one block per row, in f32
+ * as the cpu backend: rmsnorm scale = 1 / sqrt(mean(x^2) + eps),
+ * y = w * (x * scale); layernorm two-pass (mean, then the variance of the
+ * centred row). */
 #include "omni-cuda.h"
 
 /* Threads for rows of @d: a multiple of 32, at most 256. */
@@ -37,6 +39,40 @@ rmsnorm_kernel (float *y, float *residual, const float *x, const void *w, OmniKD
   float scale = 1.0f / sqrtf (ss / (float) d + eps);
   for (int64_t i = threadIdx.x; i < d; i += blockDim.x)
     y[off + i] = omni_k_load (w, w_type, i) * (src[i] * scale);
+}
+
+/* Each thread reads and writes only its own indices of the row, so y may be x. */
+static __global__ void
+layernorm_kernel (float *y, const float *x, const void *w, OmniKDType w_type, const void *bias,
+                  OmniKDType bias_type, int64_t d, float eps)
+{
+  __shared__ float scratch[32];
+  int64_t off = (int64_t) blockIdx.x * d;
+  const float *xr = x + off;
+  float *yr = y + off;
+  float s = 0.0f, ss = 0.0f;
+
+  for (int64_t i = threadIdx.x; i < d; i += blockDim.x)
+    s += xr[i];
+  float mean = omni_k_block_sum (s, scratch) / (float) d;
+  for (int64_t i = threadIdx.x; i < d; i += blockDim.x) {
+    float c = xr[i] - mean;
+    ss += c * c;
+  }
+  float rstd = 1.0f / sqrtf (omni_k_block_sum (ss, scratch) / (float) d + eps);
+  for (int64_t i = threadIdx.x; i < d; i += blockDim.x)
+    yr[i] = (xr[i] - mean) * rstd * omni_k_load (w, w_type, i) + omni_k_load (bias, bias_type, i);
+}
+
+extern "C" cudaError_t
+omni_k_layernorm (float *y, const float *x, const void *w, OmniKDType w_type, const void *bias,
+                  OmniKDType bias_type, int64_t rows, int64_t d, float eps, cudaStream_t stream)
+{
+  if (rows <= 0 || d <= 0)
+    return cudaSuccess;
+  OMNI_LAUNCH (layernorm_kernel, (unsigned int) rows, norm_threads (d), 0, stream, y, x, w, w_type, bias,
+               bias_type, d, eps);
+  OMNI_K_RETURN_LAUNCH ();
 }
 
 extern "C" cudaError_t

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* rotate_half RoPE and the fused q/k-norm + RoPE, in f32 as the cpu backend:
- * angle = (float) pos * inv_freq[j], cos/sin of it times attn_scale. */
+/* rotate_half RoPE (plain and M-RoPE) and the fused q/k-norm + RoPE, in f32
+ * as the cpu backend: angle = (float) pos * inv_freq[j], cos/sin of it times
+ * attn_scale. */
 #include "omni-cuda.h"
 
 #define ROPE_THREADS 128
@@ -18,17 +19,43 @@ rotate_pair (float *x, int j, int half, float p, const float *inv_freq, float at
   x[j + half] = x2 * c + x1 * s;
 }
 
-/* One block per token; threads over (head, pair). */
+/* M-RoPE sections and form, by value. */
+typedef enum { MROPE_NONE, MROPE_INTERLEAVED, MROPE_CHUNKED } MRopeMode;
+
+typedef struct {
+  int s[3];
+  MRopeMode mode;
+} MRope;
+
+/* The position axis of frequency @j (the rule of OmniRope in backend.h). */
+static __device__ __forceinline__ int
+mrope_axis (MRope m, int j)
+{
+  if (m.mode == MROPE_NONE)
+    return 0;
+  if (m.mode == MROPE_INTERLEAVED) {
+    if (j % 3 == 1 && j < 3 * m.s[1])
+      return 1;
+    if (j % 3 == 2 && j < 3 * m.s[2])
+      return 2;
+    return 0;
+  }
+  return j < m.s[0] ? 0 : j < m.s[0] + m.s[1] ? 1 : 2;
+}
+
+/* One block per token; threads over (head, pair). pos is [3][n] under M-RoPE. */
 static __global__ void
-rope_kernel (float *x, const int32_t *pos, const float *inv_freq, int heads, int head_dim, int rot_dim,
-             float attn_scale)
+rope_kernel (float *x, const int32_t *pos, const float *inv_freq, int n, int heads, int head_dim,
+             int rot_dim, float attn_scale, MRope m)
 {
   int half = rot_dim / 2;
-  float p = (float) pos[blockIdx.x];
   float *xt = x + (int64_t) blockIdx.x * heads * head_dim;
 
-  for (int w = threadIdx.x; w < heads * half; w += blockDim.x)
-    rotate_pair (xt + (int64_t) (w / half) * head_dim, w % half, half, p, inv_freq, attn_scale);
+  for (int w = threadIdx.x; w < heads * half; w += blockDim.x) {
+    int j = w % half;
+    float p = (float) pos[(int64_t) mrope_axis (m, j) * n + blockIdx.x];
+    rotate_pair (xt + (int64_t) (w / half) * head_dim, j, half, p, inv_freq, attn_scale);
+  }
 }
 
 /* One warp per (token, head): the norm's sum of squares by warp reduction,
@@ -79,8 +106,23 @@ omni_k_rope (float *x, const int32_t *pos, const float *inv_freq, int n, int hea
     return cudaSuccess;
   if (rot_dim % 2 != 0 || rot_dim > head_dim)
     return cudaErrorInvalidValue;
-  OMNI_LAUNCH (rope_kernel, (unsigned int) n, ROPE_THREADS, 0, stream, x, pos, inv_freq, heads, head_dim,
-               rot_dim, attn_scale);
+  MRope m = { { 0, 0, 0 }, MROPE_NONE };
+  OMNI_LAUNCH (rope_kernel, (unsigned int) n, ROPE_THREADS, 0, stream, x, pos, inv_freq, n, heads, head_dim,
+               rot_dim, attn_scale, m);
+  OMNI_K_RETURN_LAUNCH ();
+}
+
+extern "C" cudaError_t
+omni_k_mrope (float *x, const int32_t *pos, const float *inv_freq, int n, int heads, int head_dim,
+              int rot_dim, float attn_scale, const int *section, int interleaved, cudaStream_t stream)
+{
+  if (n <= 0 || heads <= 0 || rot_dim < 2)
+    return cudaSuccess;
+  if (rot_dim % 2 != 0 || rot_dim > head_dim || section == NULL)
+    return cudaErrorInvalidValue;
+  MRope m = { { section[0], section[1], section[2] }, interleaved ? MROPE_INTERLEAVED : MROPE_CHUNKED };
+  OMNI_LAUNCH (rope_kernel, (unsigned int) n, ROPE_THREADS, 0, stream, x, pos, inv_freq, n, heads, head_dim,
+               rot_dim, attn_scale, m);
   OMNI_K_RETURN_LAUNCH ();
 }
 

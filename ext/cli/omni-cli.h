@@ -13,6 +13,11 @@ int omni_cli_tokenize (int argc, char **argv);
 /* omni detokenize --json: ids to strings. */
 int omni_cli_detokenize (int argc, char **argv);
 
+/* omni caption: a WAV file described (Qwen3-Omni Captioner). */
+int omni_cli_caption (int argc, char **argv);
+/* omni transcribe: a WAV file's speech as text (Qwen3-ASR, Qwen3-Omni). */
+int omni_cli_transcribe (int argc, char **argv);
+
 /* Prints "omni: <message>" for @error to stderr, frees it and returns 1. */
 int omni_cli_fail (GError *error);
 

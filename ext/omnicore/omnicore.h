@@ -101,6 +101,9 @@ typedef struct {
   const GError *error;      /* OMNI_RESULT_ERROR only */
   int n_prompt_tokens, n_tokens;
   gint64 submitted_us, first_token_us, done_us;  /* g_get_monotonic_time() */
+  /* transcriptions: the language (BCP-47 code, or the model's name for it
+   * when it has no code) forced or detected; NULL when unknown or not asked */
+  const char *language;
 } OmniResult;
 
 /* Called on the engine's scheduler thread: hand the result over and return
@@ -138,6 +141,34 @@ gboolean omni_language_lookup (const char *name_or_code, const char **code,
 OmniRequest *omni_request_new_chat (const char *system, const char *prompt);
 /* A translation request; an unknown language is a GError (OMNI_ERROR_INVALID). */
 OmniRequest *omni_request_new_translate (const OmniTranslateSpec *spec, GError **error);
+
+/* What an audio request asks of the model. */
+typedef enum {
+  OMNI_AUDIO_CAPTION,     /* describe the audio: speech, music, sounds (Qwen3-Omni Captioner) */
+  OMNI_AUDIO_TRANSCRIBE,  /* the words spoken (Qwen3-ASR, or Qwen3-Omni Instruct) */
+} OmniAudioTask;
+
+/* Longest clip one audio request takes: 30 s, the models' recommended limit
+ * (longer audio is split by the caller, e.g. at pauses). */
+#define OMNI_AUDIO_MAX_SECONDS 30
+/* The sample rate of audio requests. */
+#define OMNI_AUDIO_RATE 16000
+
+/* One clip and what to do with it. */
+typedef struct {
+  const float *pcm;          /* mono samples at OMNI_AUDIO_RATE, copied */
+  gsize n_samples;           /* 1 .. OMNI_AUDIO_MAX_SECONDS * OMNI_AUDIO_RATE */
+  OmniAudioTask task;
+  const char *language;      /* transcribe: force this language (code or name); NULL = detect */
+  const char *prompt;        /* Qwen3-ASR: context / hotwords text; Qwen3-Omni: the
+                              * instruction after the audio (NULL: per task) */
+} OmniAudioSpec;
+
+/* An audio request. An empty or too long clip, or a NaN / Inf sample, is a
+ * GError (OMNI_ERROR_INVALID) naming the problem; so is a language Qwen3-ASR
+ * does not know, once the engine sees it is an ASR model. Requests admitted
+ * together have their clips encoded in one pass. */
+OmniRequest *omni_request_new_audio (const OmniAudioSpec *spec, GError **error);
 
 OmniRequest *omni_request_ref (OmniRequest *req);
 void omni_request_unref (OmniRequest *req);

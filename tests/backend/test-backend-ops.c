@@ -237,7 +237,7 @@ check_rope (int64_t n, int64_t heads, int64_t head_dim, int rot_dim, float attn_
 {
   float *x = g_new (float, n * heads * head_dim), *inv = g_new (float, rot_dim / 2);
   int32_t *pos = g_new (int32_t, n);
-  OmniRope rope = { rot_dim, inv, attn_scale };
+  OmniRope rope = { .rot_dim = rot_dim, .inv_freq = inv, .attn_scale = attn_scale };
   OmniTensor t[2];
   OmniBackend *bs[2] = { b1, bn };
   int half = rot_dim / 2;
@@ -405,8 +405,10 @@ check_attention (OmniBackend *b, int n_heads, int n_kv, int head_dim, float *res
   int32_t hist_pos[46], hist_seq[46];
   /* this step: seq 0 prefills 6 tokens, seq 1 decodes at 37, seq 2 prefills 9..17 */
   int32_t pos[16], seq[16];
-  OmniBatch hist = { 46, hist_pos, hist_seq, ref.tables, N_SEQS, MAX_PAGES };
-  OmniBatch step = { 16, pos, seq, ref.tables, N_SEQS, MAX_PAGES };
+  OmniBatch hist = { .n_tokens = 46, .pos = hist_pos, .seq = hist_seq, .block_tables = ref.tables,
+                     .n_seqs = N_SEQS, .max_pages = MAX_PAGES };
+  OmniBatch step = { .n_tokens = 16, .pos = pos, .seq = seq, .block_tables = ref.tables,
+                     .n_seqs = N_SEQS, .max_pages = MAX_PAGES };
   OmniTensor q, out;
   RefCache other;
   int n = 0;
@@ -882,6 +884,399 @@ test_conv (void)
   check_conv (3, x3, w3, s3, p3, OMNI_DTYPE_F16);
 }
 
+/* ---- encoder ops: layernorm, gelu, attention_segments, set_rows, permute, M-RoPE ---- */
+
+static OmniTensor
+tensor_nd (OmniBackend *b, int n_dims, const int64_t *shape, const float *src)
+{
+  OmniTensor t;
+  GError *error = NULL;
+
+  g_assert_true (b->ops->tensor_alloc (b, &t, OMNI_DTYPE_F32, n_dims, shape, &error));
+  g_assert_no_error (error);
+  if (src)
+    memcpy (t.data, src, t.n_bytes);
+  return t;
+}
+
+static void
+test_layernorm (void)
+{
+  const int64_t rows = 37, d = 131;
+  const float eps = 1e-5f;
+
+  for (guint dt = 0; dt < G_N_ELEMENTS (weight_types); dt++) {
+    float *x = g_new (float, rows * d), *w = g_new (float, d), *bias = g_new (float, d);
+    OmniTensor y[2];
+    OmniBackend *bs[2] = { b1, bn };
+
+    fill (x, rows * d);
+    for (int64_t r = 0; r < rows; r++)    /* rows of different scale and a non-zero mean */
+      for (int64_t i = 0; i < d; i++)
+        x[r * d + i] = x[r * d + i] * (float) (r + 1) * 0.37f + 0.25f * (float) (r % 5);
+    fill (w, d);
+    fill (bias, d);
+    for (int k = 0; k < 2; k++) {
+      OmniBackend *b = bs[k];
+      OmniTensor tx = tensor_f32 (b, 3, rows, 1, d, x), tw = weight (b, weight_types[dt], 1, d, 0, w);
+      OmniTensor tb = weight (b, weight_types[dt], 1, d, 0, bias);
+
+      y[k] = tensor_f32 (b, 3, rows, 1, d, NULL);
+      b->ops->layernorm (b, &y[k], &tx, &tw, &tb, eps);
+      for (int64_t r = 0; r < rows; r++) {
+        double mean = 0, var = 0, rstd;
+        for (int64_t i = 0; i < d; i++)
+          mean += x[r * d + i];
+        mean /= d;
+        for (int64_t i = 0; i < d; i++)
+          var += (x[r * d + i] - mean) * (x[r * d + i] - mean);
+        rstd = 1.0 / sqrt (var / d + eps);
+        for (int64_t i = 0; i < d; i++) {
+          double nx = (x[r * d + i] - mean) * rstd * w[i];
+          assert_close (((float *) y[k].data)[r * d + i], nx + bias[i], fabs (nx) + fabs (bias[i]),
+                        "layernorm", r * d + i);
+        }
+      }
+      b->ops->layernorm (b, &tx, &tx, &tw, &tb, eps);
+      assert_same (&tx, &y[k], "layernorm in place");
+      b->ops->tensor_free (b, &tx);
+      b->ops->tensor_free (b, &tw);
+      b->ops->tensor_free (b, &tb);
+    }
+    assert_same (&y[0], &y[1], "layernorm");
+    b1->ops->tensor_free (b1, &y[0]);
+    bn->ops->tensor_free (bn, &y[1]);
+    g_free (x);
+    g_free (w);
+    g_free (bias);
+  }
+}
+
+static void
+test_gelu (void)
+{
+  const int64_t n = 3001;
+  float *x = g_new (float, n);
+
+  for (int64_t i = 0; i < n; i++)
+    x[i] = rnd () * 7.0f;
+  x[0] = 0.0f;
+  x[1] = -12.0f;
+  x[2] = 12.0f;
+  for (int tanh_form = 0; tanh_form < 2; tanh_form++) {
+    OmniBackend *bs[2] = { b1, bn };
+    OmniTensor y[2];
+
+    for (int k = 0; k < 2; k++) {
+      OmniBackend *b = bs[k];
+      OmniTensor tx = tensor_f32 (b, 2, 1, n, 0, x);
+
+      y[k] = tensor_f32 (b, 2, 1, n, 0, NULL);
+      b->ops->gelu (b, &y[k], &tx, tanh_form);
+      for (int64_t i = 0; i < n; i++) {
+        double v = x[i], ref = tanh_form
+          ? 0.5 * v * (1.0 + tanh (sqrt (2.0 / G_PI) * (v + 0.044715 * v * v * v)))
+          : 0.5 * v * (1.0 + erf (v / sqrt (2.0)));
+        /* 1 + erf(v/sqrt2) cancels for v << 0: the f32 bound is relative to |x| */
+        assert_close (((float *) y[k].data)[i], ref, fabs (v), tanh_form ? "gelu tanh" : "gelu erf", i);
+      }
+      b->ops->gelu (b, &tx, &tx, tanh_form);
+      assert_same (&tx, &y[k], "gelu in place");
+      b->ops->tensor_free (b, &tx);
+    }
+    assert_same (&y[0], &y[1], "gelu");
+    b1->ops->tensor_free (b1, &y[0]);
+    bn->ops->tensor_free (bn, &y[1]);
+  }
+  g_free (x);
+}
+
+static void
+check_attention_segments (const int *lens, int n_segs, int64_t heads, int64_t d)
+{
+  int32_t *cu = g_new (int32_t, n_segs + 1);
+  int64_t n, stride;
+  float *q, *k, *v, scale = 1.0f / sqrtf ((float) d);
+  OmniBackend *bs[2] = { b1, bn };
+  OmniTensor out[2];
+
+  cu[0] = 0;
+  for (int s = 0; s < n_segs; s++)
+    cu[s + 1] = cu[s] + lens[s];
+  n = cu[n_segs];
+  stride = heads * d;
+  q = g_new (float, n * stride);
+  k = g_new (float, n * stride);
+  v = g_new (float, n * stride);
+  fill (q, n * stride);
+  fill (k, n * stride);
+  fill (v, n * stride);
+  for (int64_t i = 0; i < n * stride; i++)
+    q[i] *= 3.0f;   /* peaked softmax: the max subtraction matters */
+  for (int b = 0; b < 2; b++) {
+    OmniTensor tq = tensor_f32 (bs[b], 3, n, heads, d, q), tk = tensor_f32 (bs[b], 3, n, heads, d, k);
+    OmniTensor tv = tensor_f32 (bs[b], 3, n, heads, d, v);
+
+    out[b] = tensor_f32 (bs[b], 2, n, stride, 0, NULL);
+    bs[b]->ops->attention_segments (bs[b], &out[b], &tq, &tk, &tv, cu, n_segs, scale);
+    bs[b]->ops->tensor_free (bs[b], &tq);
+    bs[b]->ops->tensor_free (bs[b], &tk);
+    bs[b]->ops->tensor_free (bs[b], &tv);
+  }
+  assert_same (&out[0], &out[1], "attention_segments");
+
+  for (int s = 0; s < n_segs; s++) {
+    for (int64_t i = cu[s]; i < cu[s + 1]; i++) {
+      for (int64_t h = 0; h < heads; h++) {
+        double *p = g_new (double, lens[s]), max = -INFINITY, sum = 0;
+        for (int64_t t = 0; t < lens[s]; t++) {
+          double dot = 0;
+          for (int64_t j = 0; j < d; j++)
+            dot += (double) q[i * stride + h * d + j] * k[(cu[s] + t) * stride + h * d + j];
+          p[t] = dot * scale;
+          max = MAX (max, p[t]);
+        }
+        for (int64_t t = 0; t < lens[s]; t++)
+          sum += (p[t] = exp (p[t] - max));
+        for (int64_t j = 0; j < d; j++) {
+          double ref = 0, mag = 0;
+          for (int64_t t = 0; t < lens[s]; t++) {
+            double term = p[t] / sum * v[(cu[s] + t) * stride + h * d + j];
+            ref += term;
+            mag += fabs (term);
+          }
+          /* the scores' own error (|dot| up to ~d) shifts the weights by ~d * eps */
+          assert_close (((float *) out[0].data)[i * stride + h * d + j], ref, 4 * mag,
+                        "attention_segments", i * stride + h * d + j);
+        }
+        g_free (p);
+      }
+    }
+  }
+  b1->ops->tensor_free (b1, &out[0]);
+  bn->ops->tensor_free (bn, &out[1]);
+  g_free (cu);
+  g_free (q);
+  g_free (k);
+  g_free (v);
+}
+
+static void
+test_attention_segments (void)
+{
+  const int lens_a[] = { 1, 7, 33, 1, 64, 5 };
+  const int lens_b[] = { 301 };
+  const int lens_c[] = { 1 };
+
+  check_attention_segments (lens_a, G_N_ELEMENTS (lens_a), 3, 20);
+  check_attention_segments (lens_b, G_N_ELEMENTS (lens_b), 2, 64);
+  check_attention_segments (lens_c, G_N_ELEMENTS (lens_c), 4, 128);
+}
+
+/* Malformed cu_seqlens: a critical, and the output untouched. */
+static void
+test_attention_segments_bad (void)
+{
+  if (g_test_subprocess ()) {
+    const int32_t cu[3] = { 0, 5, 4 };
+    OmniTensor q = tensor_f32 (b1, 3, 4, 1, 8, NULL), out = tensor_f32 (b1, 2, 4, 8, 0, NULL);
+
+    b1->ops->attention_segments (b1, &out, &q, &q, &q, cu, 2, 1.0f);
+    return;
+  }
+  g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+  g_test_trap_assert_failed ();
+  g_test_trap_assert_stderr ("*cu_seqlens[2] = 4 does not exceed cu_seqlens[1] = 5*");
+}
+
+static void
+test_set_rows (void)
+{
+  const int64_t n_dst = 13, w = 17;
+  const int32_t rows[5] = { 12, 0, 7, 3, 9 };
+  float *dst = g_new (float, n_dst * w), *src = g_new (float, 5 * w);
+  OmniTensor td = tensor_f32 (b1, 2, n_dst, w, 0, NULL), ts = tensor_f32 (b1, 3, 5, 1, w, NULL);
+
+  fill (dst, n_dst * w);
+  fill (src, 5 * w);
+  memcpy (td.data, dst, td.n_bytes);
+  memcpy (ts.data, src, ts.n_bytes);
+  b1->ops->set_rows (b1, &td, &ts, rows, 5);
+  for (int i = 0; i < 5; i++)
+    memcpy (dst + rows[i] * w, src + i * w, w * sizeof (float));
+  g_assert_cmpmem (td.data, td.n_bytes, dst, n_dst * w * sizeof (float));
+  b1->ops->tensor_free (b1, &td);
+  b1->ops->tensor_free (b1, &ts);
+  g_free (dst);
+  g_free (src);
+}
+
+/* Calls @fn on every permutation of 0..n-1. */
+static void
+each_perm (int n, void (*fn) (const int *perm, int n, const int64_t *shape), const int64_t *shape)
+{
+  int perm[4], c[4] = { 0 }, i = 1;
+
+  for (int j = 0; j < n; j++)
+    perm[j] = j;
+  fn (perm, n, shape);
+  while (i < n) {    /* Heap's algorithm */
+    if (c[i] < i) {
+      int a = i % 2 == 0 ? 0 : c[i], tmp = perm[a];
+      perm[a] = perm[i];
+      perm[i] = tmp;
+      fn (perm, n, shape);
+      c[i]++;
+      i = 1;
+    } else {
+      c[i++] = 0;
+    }
+  }
+}
+
+static void
+check_permute (const int *perm, int n_dims, const int64_t *shape)
+{
+  int64_t n = 1, yshape[4], xstride[4], idx[4] = { 0 };
+  float *x;
+  OmniBackend *bs[2] = { b1, bn };
+  OmniTensor y[2];
+
+  for (int i = n_dims - 1; i >= 0; i--) {
+    xstride[i] = n;
+    n *= shape[i];
+  }
+  for (int i = 0; i < n_dims; i++)
+    yshape[i] = shape[perm[i]];
+  x = g_new (float, n);
+  for (int64_t i = 0; i < n; i++)
+    x[i] = (float) i;
+  for (int b = 0; b < 2; b++) {
+    OmniTensor tx = tensor_nd (bs[b], n_dims, shape, x);
+
+    y[b] = tensor_nd (bs[b], n_dims, yshape, NULL);
+    bs[b]->ops->permute (bs[b], &y[b], &tx, perm);
+    bs[b]->ops->tensor_free (bs[b], &tx);
+  }
+  assert_same (&y[0], &y[1], "permute");
+  /* walk y in order with an odometer; y[..., idx] = x at sum idx[i] * xstride[perm[i]] */
+  for (int64_t o = 0; o < n; o++) {
+    int64_t src = 0;
+    for (int i = 0; i < n_dims; i++)
+      src += idx[i] * xstride[perm[i]];
+    if (((float *) y[0].data)[o] != x[src])
+      g_error ("permute (%d dims, perm %d %d ...): y[%" G_GINT64_FORMAT "] = %g, expected %g", n_dims,
+               perm[0], perm[1], o, ((float *) y[0].data)[o], x[src]);
+    for (int i = n_dims - 1; i >= 0 && ++idx[i] == yshape[i]; i--)
+      idx[i] = 0;
+  }
+  b1->ops->tensor_free (b1, &y[0]);
+  bn->ops->tensor_free (bn, &y[1]);
+  g_free (x);
+}
+
+static void
+test_permute (void)
+{
+  const int64_t s2[2] = { 37, 1201 }, s3[3] = { 5, 7, 11 }, s4[4] = { 6, 17, 33, 13 };
+
+  each_perm (2, check_permute, s2);
+  each_perm (3, check_permute, s3);
+  each_perm (4, check_permute, s4);
+}
+
+/* The M-RoPE axis of frequency @i written as transformers builds it: all
+ * frequencies on t, then h and w overlaid (interleaved: every third from
+ * offset 1 / 2 up to 3 s[a]; chunked: consecutive blocks of s[0], s[1], s[2]). */
+static int
+ref_mrope_axis (const int *s, gboolean interleaved, int half, int i)
+{
+  int axis[256] = { 0 };
+
+  g_assert_cmpint (half, <=, 256);
+  if (interleaved) {
+    for (int a = 1; a < 3; a++)
+      for (int j = a; j < 3 * s[a] && j < half; j += 3)
+        axis[j] = a;
+  } else {
+    for (int j = s[0]; j < half; j++)
+      axis[j] = j < s[0] + s[1] ? 1 : 2;
+  }
+  return axis[i];
+}
+
+static void
+check_mrope (int64_t n, int64_t heads, int64_t head_dim, int rot_dim, const int *section,
+             gboolean interleaved, gboolean equal_axes)
+{
+  float *x = g_new (float, n * heads * head_dim), *inv = g_new (float, rot_dim / 2);
+  int32_t *pos = g_new (int32_t, 3 * n);
+  OmniRope rope = { .rot_dim = rot_dim, .inv_freq = inv, .attn_scale = 1.0f,
+                    .mrope_section = { section[0], section[1], section[2] },
+                    .mrope_interleaved = interleaved };
+  OmniRope plain = { .rot_dim = rot_dim, .inv_freq = inv, .attn_scale = 1.0f };
+  OmniTensor t[3];
+  OmniBackend *bs[2] = { b1, bn };
+  int half = rot_dim / 2;
+
+  fill (x, n * heads * head_dim);
+  for (int i = 0; i < half; i++)
+    inv[i] = (float) pow (1e6, -2.0 * i / rot_dim);
+  for (int64_t i = 0; i < n; i++) {
+    pos[i] = (int32_t) (i * 977 % 40961);
+    pos[n + i] = equal_axes ? pos[i] : (int32_t) (i * 31 % 53);
+    pos[2 * n + i] = equal_axes ? pos[i] : (int32_t) (i * 17 % 71 + 3);
+  }
+  for (int k = 0; k < 2; k++) {
+    t[k] = tensor_f32 (bs[k], 3, n, heads, head_dim, x);
+    bs[k]->ops->rope (bs[k], &t[k], pos, &rope);
+  }
+  assert_same (&t[0], &t[1], "mrope");
+  if (equal_axes) {   /* three equal axes are plain rope, bit for bit */
+    t[2] = tensor_f32 (b1, 3, n, heads, head_dim, x);
+    b1->ops->rope (b1, &t[2], pos, &plain);
+    assert_same (&t[0], &t[2], "mrope with equal axes vs rope");
+    b1->ops->tensor_free (b1, &t[2]);
+  }
+  for (int64_t i = 0; i < n; i++) {
+    for (int64_t h = 0; h < heads; h++) {
+      const float *xi = x + (i * heads + h) * head_dim;
+      const float *yi = (float *) t[0].data + (i * heads + h) * head_dim;
+      for (int j = 0; j < head_dim; j++) {
+        if (j < rot_dim) {
+          int f = j % half, a = ref_mrope_axis (section, interleaved, half, f);
+          float angle = (float) pos[a * n + i] * inv[f];
+          double c = cos ((double) angle), s = sin ((double) angle);
+          double ref = j < half ? xi[j] * c - xi[j + half] * s : xi[j] * c + xi[j - half] * s;
+          assert_close (yi[j], ref, fabs (xi[j] * c) + fabs (xi[j < half ? j + half : j - half] * s),
+                        "mrope", j);
+        } else {
+          g_assert_cmpfloat (yi[j], ==, xi[j]);
+        }
+      }
+    }
+  }
+  b1->ops->tensor_free (b1, &t[0]);
+  bn->ops->tensor_free (bn, &t[1]);
+  g_free (x);
+  g_free (inv);
+  g_free (pos);
+}
+
+static void
+test_mrope (void)
+{
+  const int qwen3_vl[3] = { 24, 20, 20 }, odd_il[3] = { 5, 3, 3 }, odd_chunk[3] = { 4, 4, 3 };
+  const int qwen25[3] = { 16, 24, 24 };
+
+  for (int eq = 0; eq < 2; eq++) {
+    check_mrope (29, 5, 22, 22, odd_il, TRUE, eq);
+    check_mrope (29, 5, 22, 22, odd_chunk, FALSE, eq);
+    check_mrope (300, 2, 128, 128, qwen3_vl, TRUE, eq);
+    check_mrope (300, 2, 136, 128, qwen25, FALSE, eq);   /* partial rotary */
+  }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -906,6 +1301,13 @@ main (int argc, char **argv)
   g_test_add_func ("/backend/cpu/moe-route", test_moe_route);
   g_test_add_func ("/backend/cpu/moe-experts", test_moe_experts);
   g_test_add_func ("/backend/cpu/conv", test_conv);
+  g_test_add_func ("/backend/cpu/layernorm", test_layernorm);
+  g_test_add_func ("/backend/cpu/gelu", test_gelu);
+  g_test_add_func ("/backend/cpu/attention-segments", test_attention_segments);
+  g_test_add_func ("/backend/cpu/attention-segments-bad", test_attention_segments_bad);
+  g_test_add_func ("/backend/cpu/set-rows", test_set_rows);
+  g_test_add_func ("/backend/cpu/permute", test_permute);
+  g_test_add_func ("/backend/cpu/mrope", test_mrope);
   g_test_add_func ("/backend/cpu/pool-stress", test_pool_stress);
   g_test_add_func ("/backend/cpu/pool-startup", test_pool_startup);
   g_test_add_func ("/backend/cpu/bench-matmul", test_bench);

@@ -152,7 +152,7 @@ test_rope (void)
   const int32_t pos[] = { 0, 1, 17, 300, 4095 };
   int64_t sx[3] = { 5, 3, 18 };
   float inv_freq[9];
-  OmniRope rope = { 18, inv_freq, 1.0f };
+  OmniRope rope = { .rot_dim = 18, .inv_freq = inv_freq, .attn_scale = 1.0f };
 
   for (int i = 0; i < 9; i++)
     inv_freq[i] = (float) pow (10000.0, -2.0 * i / 18);
@@ -391,6 +391,205 @@ test_conv (void)
   check_conv (3, xp, wp, &pp, OMNI_DTYPE_BF16, TRUE);
 }
 
+/* ---- encoder ops: layernorm, gelu, attention_segments, set_rows, permute, M-RoPE ---- */
+
+static void
+test_layernorm (void)
+{
+  const OmniDType types[] = { OMNI_DTYPE_F32, OMNI_DTYPE_BF16, OMNI_DTYPE_F16 };
+  int64_t sx[2] = { 7, 131 }, sw[1] = { 131 };
+
+  for (guint t = 0; t < G_N_ELEMENTS (types); t++) {
+    g_autofree float *x = ct_random (rng, 7 * 131), *w = ct_random (rng, 131), *bias = ct_random (rng, 131);
+    for (int i = 0; i < 7 * 131; i++)
+      x[i] = x[i] * (float) (i / 131 + 1) + 0.3f * (float) (i / 131);   /* rows of other scale and mean */
+    g_autofree void *wb = ct_to_dtype (w, 131, types[t]), *bb = ct_to_dtype (bias, 131, types[t]);
+    OmniTensor xc = ct_tensor (cpu, OMNI_DTYPE_F32, 2, sx, x), xg = ct_tensor (cu, OMNI_DTYPE_F32, 2, sx, x);
+    OmniTensor wc = ct_tensor (cpu, types[t], 1, sw, wb), wg = ct_tensor (cu, types[t], 1, sw, wb);
+    OmniTensor bc = ct_tensor (cpu, types[t], 1, sw, bb), bg = ct_tensor (cu, types[t], 1, sw, bb);
+    OmniTensor yc = ct_tensor (cpu, OMNI_DTYPE_F32, 2, sx, NULL), yg = ct_tensor (cu, OMNI_DTYPE_F32, 2, sx, NULL);
+
+    cpu->ops->layernorm (cpu, &yc, &xc, &wc, &bc, 1e-5f);
+    cu->ops->layernorm (cu, &yg, &xg, &wg, &bg, 1e-5f);
+    /* normalised values are a few units; |w|, |bias| <= 1 */
+    compare ("layernorm", &yc, &yg, TOL, 4.0);
+    cu->ops->layernorm (cu, &xg, &xg, &wg, &bg, 1e-5f);   /* in place: the same bits */
+    compare ("layernorm in place", &yc, &xg, TOL, 4.0);
+    {
+      g_autofree float *a = ct_download (cu, &yg);
+      g_autofree float *b = ct_download (cu, &xg);
+      g_assert_cmpmem (a, yg.n_bytes, b, xg.n_bytes);
+    }
+    free2 (&xc, &xg);
+    free2 (&wc, &wg);
+    free2 (&bc, &bg);
+    free2 (&yc, &yg);
+  }
+}
+
+static void
+test_gelu (void)
+{
+  int64_t s[2] = { 3, 337 };
+  g_autofree float *x = ct_random (rng, 3 * 337);
+
+  for (int i = 0; i < 3 * 337; i++)
+    x[i] *= 6.0f;
+  for (int form = 0; form < 2; form++) {
+    OmniTensor xc = ct_tensor (cpu, OMNI_DTYPE_F32, 2, s, x), xg = ct_tensor (cu, OMNI_DTYPE_F32, 2, s, x);
+    OmniTensor yc = ct_tensor (cpu, OMNI_DTYPE_F32, 2, s, NULL), yg = ct_tensor (cu, OMNI_DTYPE_F32, 2, s, NULL);
+
+    cpu->ops->gelu (cpu, &yc, &xc, form);
+    cu->ops->gelu (cu, &yg, &xg, form);
+    compare (form ? "gelu tanh" : "gelu erf", &yc, &yg, TOL, 1.0);
+    cu->ops->gelu (cu, &xg, &xg, form);
+    compare (form ? "gelu tanh in place" : "gelu erf in place", &yc, &xg, TOL, 1.0);
+    free2 (&xc, &xg);
+    free2 (&yc, &yg);
+  }
+}
+
+static void
+check_attention_segments (const int *lens, int n_segs, int64_t heads, int64_t d)
+{
+  g_autofree int32_t *cu_seqlens = g_new (int32_t, n_segs + 1);
+  int64_t n;
+
+  cu_seqlens[0] = 0;
+  for (int s = 0; s < n_segs; s++)
+    cu_seqlens[s + 1] = cu_seqlens[s] + lens[s];
+  n = cu_seqlens[n_segs];
+  int64_t sq[3] = { n, heads, d }, so[2] = { n, heads * d };
+  g_autofree float *q = ct_random (rng, n * heads * d), *k = ct_random (rng, n * heads * d);
+  g_autofree float *v = ct_random (rng, n * heads * d);
+  for (int64_t i = 0; i < n * heads * d; i++)
+    q[i] *= 3.0f;
+  OmniTensor qc = ct_tensor (cpu, OMNI_DTYPE_F32, 3, sq, q), qg = ct_tensor (cu, OMNI_DTYPE_F32, 3, sq, q);
+  OmniTensor kc = ct_tensor (cpu, OMNI_DTYPE_F32, 3, sq, k), kg = ct_tensor (cu, OMNI_DTYPE_F32, 3, sq, k);
+  OmniTensor vc = ct_tensor (cpu, OMNI_DTYPE_F32, 3, sq, v), vg = ct_tensor (cu, OMNI_DTYPE_F32, 3, sq, v);
+  OmniTensor oc = ct_tensor (cpu, OMNI_DTYPE_F32, 2, so, NULL), og = ct_tensor (cu, OMNI_DTYPE_F32, 2, so, NULL);
+  float scale = 1.0f / sqrtf ((float) d);
+
+  cpu->ops->attention_segments (cpu, &oc, &qc, &kc, &vc, cu_seqlens, n_segs, scale);
+  cu->ops->attention_segments (cu, &og, &qg, &kg, &vg, cu_seqlens, n_segs, scale);
+  /* convex combinations of values in [-1, 1] */
+  compare ("attention_segments", &oc, &og, TOL, 1.0);
+  free2 (&qc, &qg);
+  free2 (&kc, &kg);
+  free2 (&vc, &vg);
+  free2 (&oc, &og);
+}
+
+static void
+test_attention_segments (void)
+{
+  const int lens_a[] = { 1, 7, 33, 1, 64, 5, 2 }, lens_b[] = { 301 }, lens_c[] = { 1 };
+  const int lens_d[] = { 9, 1, 1, 1, 40 };
+
+  check_attention_segments (lens_a, G_N_ELEMENTS (lens_a), 3, 20);
+  check_attention_segments (lens_b, G_N_ELEMENTS (lens_b), 2, 128);
+  check_attention_segments (lens_c, G_N_ELEMENTS (lens_c), 4, 64);
+  check_attention_segments (lens_d, G_N_ELEMENTS (lens_d), 5, 72);
+}
+
+static void
+test_set_rows (void)
+{
+  const int32_t rows[] = { 12, 0, 7, 3, 9 };
+  const OmniDType types[] = { OMNI_DTYPE_F32, OMNI_DTYPE_BF16 };
+  int64_t sd[2] = { 13, 17 }, ss[2] = { 5, 17 };
+
+  for (guint t = 0; t < G_N_ELEMENTS (types); t++) {
+    g_autofree float *dst = ct_random (rng, 13 * 17), *src = ct_random (rng, 5 * 17);
+    g_autofree void *db = ct_to_dtype (dst, 13 * 17, types[t]), *sb = ct_to_dtype (src, 5 * 17, types[t]);
+    OmniTensor dc = ct_tensor (cpu, types[t], 2, sd, db), dg = ct_tensor (cu, types[t], 2, sd, db);
+    OmniTensor sc = ct_tensor (cpu, types[t], 2, ss, sb), sg = ct_tensor (cu, types[t], 2, ss, sb);
+
+    cpu->ops->set_rows (cpu, &dc, &sc, rows, 5);
+    cu->ops->set_rows (cu, &dg, &sg, rows, 5);
+    g_autofree void *a = ct_download (cpu, &dc);
+    g_autofree void *b = ct_download (cu, &dg);
+    g_assert_cmpmem (a, dc.n_bytes, b, dg.n_bytes);
+    g_assert_cmpint (memcmp (a, db, dc.n_bytes), !=, 0);   /* the scatter wrote something */
+    free2 (&dc, &dg);
+    free2 (&sc, &sg);
+  }
+}
+
+static void
+check_permute (int n_dims, const int64_t *shape, const int *perm)
+{
+  int64_t n = 1, ys[4];
+
+  for (int i = 0; i < n_dims; i++) {
+    n *= shape[i];
+    ys[i] = shape[perm[i]];
+  }
+  g_autofree float *x = ct_random (rng, n);
+  OmniTensor xc = ct_tensor (cpu, OMNI_DTYPE_F32, n_dims, shape, x), xg = ct_tensor (cu, OMNI_DTYPE_F32, n_dims, shape, x);
+  OmniTensor yc = ct_tensor (cpu, OMNI_DTYPE_F32, n_dims, ys, NULL), yg = ct_tensor (cu, OMNI_DTYPE_F32, n_dims, ys, NULL);
+
+  cpu->ops->permute (cpu, &yc, &xc, perm);
+  cu->ops->permute (cu, &yg, &xg, perm);
+  compare ("permute", &yc, &yg, 0.0, 0.0);
+  free2 (&xc, &xg);
+  free2 (&yc, &yg);
+}
+
+static void
+test_permute (void)
+{
+  const int64_t s2[2] = { 37, 53 }, s3[3] = { 5, 7, 11 }, s4[4] = { 3, 5, 7, 9 };
+  const int p2[2] = { 1, 0 }, p3[][3] = { { 0, 2, 1 }, { 2, 0, 1 }, { 1, 2, 0 } };
+  const int p4[][4] = { { 0, 2, 1, 3 }, { 3, 1, 0, 2 }, { 1, 3, 2, 0 }, { 2, 3, 0, 1 } };
+
+  check_permute (2, s2, p2);
+  for (guint i = 0; i < G_N_ELEMENTS (p3); i++)
+    check_permute (3, s3, p3[i]);
+  for (guint i = 0; i < G_N_ELEMENTS (p4); i++)
+    check_permute (4, s4, p4[i]);
+}
+
+static void
+test_mrope (void)
+{
+  const int sections[][3] = { { 5, 2, 2 }, { 4, 3, 2 } };   /* half = 9 */
+  int64_t sx[3] = { 31, 3, 20 };
+  float inv_freq[9];
+  int32_t pos[3 * 31];
+  OmniRope rope = { .rot_dim = 18, .inv_freq = inv_freq, .attn_scale = 1.0f };
+  OmniRope plain = rope;
+
+  for (int i = 0; i < 9; i++)
+    inv_freq[i] = (float) pow (10000.0, -2.0 * i / 18);
+  for (int eq = 0; eq < 2; eq++) {
+    for (int i = 0; i < 31; i++) {
+      pos[i] = i * 131 % 4099;
+      pos[31 + i] = eq ? pos[i] : i % 7;
+      pos[62 + i] = eq ? pos[i] : i % 5 + 2;
+    }
+    for (int form = 0; form < 2; form++) {
+      g_autofree float *x = ct_random (rng, 31 * 3 * 20);
+      OmniTensor xc = ct_tensor (cpu, OMNI_DTYPE_F32, 3, sx, x), xg = ct_tensor (cu, OMNI_DTYPE_F32, 3, sx, x);
+
+      memcpy (rope.mrope_section, sections[form], sizeof rope.mrope_section);
+      rope.mrope_interleaved = form == 0;
+      cpu->ops->rope (cpu, &xc, pos, &rope);
+      cu->ops->rope (cu, &xg, pos, &rope);
+      compare (form == 0 ? "mrope interleaved" : "mrope chunked", &xc, &xg, TOL, 1.0);
+      if (eq) {   /* three equal axes: plain rope, bit for bit */
+        OmniTensor pg = ct_tensor (cu, OMNI_DTYPE_F32, 3, sx, x);
+        cu->ops->rope (cu, &pg, pos, &plain);
+        g_autofree float *a = ct_download (cu, &xg);
+        g_autofree float *b = ct_download (cu, &pg);
+        g_assert_cmpmem (a, xg.n_bytes, b, pg.n_bytes);
+        cu->ops->tensor_free (cu, &pg);
+      }
+      free2 (&xc, &xg);
+    }
+  }
+}
+
 /* ---- the arena ---- */
 
 /* OMNI_CUDA_POOL_MB sizes the arena; a tensor beyond it, or a bad value, is
@@ -449,6 +648,12 @@ main (int argc, char **argv)
   g_test_add_func ("/cuda-emu/attention", test_attention);
   g_test_add_func ("/cuda-emu/moe", test_moe);
   g_test_add_func ("/cuda-emu/conv", test_conv);
+  g_test_add_func ("/cuda-emu/layernorm", test_layernorm);
+  g_test_add_func ("/cuda-emu/gelu", test_gelu);
+  g_test_add_func ("/cuda-emu/attention-segments", test_attention_segments);
+  g_test_add_func ("/cuda-emu/set-rows", test_set_rows);
+  g_test_add_func ("/cuda-emu/permute", test_permute);
+  g_test_add_func ("/cuda-emu/mrope", test_mrope);
   g_test_add_func ("/cuda-emu/arena", test_arena);
   ret = g_test_run ();
   omni_backend_close (cu);     /* NULL-safe */

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The CUDA backend's decode loop on the emulator: a step captured as a graph
  * and replayed gives the same logits, bit for bit, as the same ops run
- * directly; a replay whose ops differ from the capture is refused; and no
+ * directly (for the decoder's ops and the encoder's); a replay whose ops
+ * differ from the capture is refused; and no
  * device memory is allocated once a shape has run (neither by the graph path
  * nor by the Qwen3 decoder's own loop). */
 #include <math.h>
@@ -91,7 +92,7 @@ net_init (Net *n, OmniBackend *b)
   g_assert_no_error (error);
   for (int i = 0; i < D / 2; i++)
     n->inv_freq[i] = powf (10000.0f, -2.0f * i / D);
-  n->rope = (OmniRope) { D, n->inv_freq, 1.0f };
+  n->rope = (OmniRope) { .rot_dim = D, .inv_freq = n->inv_freq, .attn_scale = 1.0f };
   /* sequence s owns pages s, s + 2, s + 4 ... */
   for (int i = 0; i < N_SEQS * MAX_PAGES; i++)
     n->tables[i] = (i % MAX_PAGES) * N_SEQS + i / MAX_PAGES;
@@ -139,7 +140,8 @@ net_step (Net *n, const int32_t *tokens, const int32_t *pos, const int32_t *seq,
 {
   OmniBackend *b = n->b;
   const OmniBackendOps *ops = b->ops;
-  OmniBatch batch = { nt, pos, seq, n->tables, N_SEQS, MAX_PAGES };
+  OmniBatch batch = { .n_tokens = nt, .pos = pos, .seq = seq, .block_tables = n->tables,
+                      .n_seqs = N_SEQS, .max_pages = MAX_PAGES };
   OmniTensor x = view (&n->x, nt, 0, H), h = view (&n->h, nt, 0, H), o = view (&n->o, nt, 0, H);
   OmniTensor q = view (&n->q, nt, 0, NQ * D), k = view (&n->k, nt, 0, NKV * D), v = view (&n->v, nt, 0, NKV * D);
   OmniTensor qh = view (&n->q, nt * NQ, 0, D), q3 = view (&n->q, nt, NQ, D), k3 = view (&n->k, nt, NKV, D);
@@ -260,6 +262,112 @@ test_graph_mismatch (void)
   g_test_trap_assert_stderr ("*is not the op the step captured*");
 }
 
+/* ---- the encoder ops under graph capture ---- */
+
+#define EN 12       /* tokens */
+#define EH 2        /* heads */
+#define ED 8        /* head_dim */
+#define ESEGS 3
+
+typedef struct {
+  OmniBackend *b;
+  OmniTensor x, w, bias, y, att, perm, dst;
+  float inv_freq[ED / 2];
+  OmniRope rope;
+} Enc;
+
+static void
+enc_init (Enc *e, OmniBackend *b)
+{
+  GRand *rng = g_rand_new_with_seed (23);
+  int64_t sx[2] = { EN, EH * ED }, sp[3] = { EH, EN, ED }, sd[2] = { 2 * EN, EH * ED };
+
+  e->b = b;
+  e->w = weight (b, rng, OMNI_DTYPE_BF16, EH * ED, 0);
+  e->bias = weight (b, rng, OMNI_DTYPE_F32, EH * ED, 0);
+  g_autofree float *x = ct_random (rng, EN * EH * ED);
+  e->x = ct_tensor (b, OMNI_DTYPE_F32, 2, sx, x);
+  e->y = act (b, OMNI_DTYPE_F32, EN, EH * ED);
+  e->att = act (b, OMNI_DTYPE_F32, EN, EH * ED);
+  e->perm = ct_tensor (b, OMNI_DTYPE_F32, 3, sp, NULL);
+  e->dst = ct_tensor (b, OMNI_DTYPE_F32, 2, sd, NULL);
+  for (int i = 0; i < ED / 2; i++)
+    e->inv_freq[i] = powf (10000.0f, -2.0f * i / ED);
+  e->rope = (OmniRope) { .rot_dim = ED, .inv_freq = e->inv_freq, .attn_scale = 1.0f,
+                         .mrope_section = { 2, 1, 1 }, .mrope_interleaved = TRUE };
+  g_rand_free (rng);
+}
+
+static void
+enc_clear (Enc *e)
+{
+  OmniTensor *all[] = { &e->x, &e->w, &e->bias, &e->y, &e->att, &e->perm, &e->dst };
+
+  for (guint i = 0; i < G_N_ELEMENTS (all); i++)
+    e->b->ops->tensor_free (e->b, all[i]);
+}
+
+/* layernorm, gelu, M-RoPE, attention_segments, permute and set_rows, with
+ * the host arrays (segments, positions, rows) of step @s; results into
+ * @out (the permuted attention, then the scattered rows). */
+static void
+enc_step (Enc *e, int s, gboolean graph, float *out)
+{
+  const OmniBackendOps *ops = e->b->ops;
+  const int perm[3] = { 1, 0, 2 };
+  int32_t cu[ESEGS + 1] = { 0, 1 + s % 4, 5 + s % 3, EN }, pos[3 * EN], rows[EN];
+  OmniTensor y3 = view (&e->y, EN, EH, ED), a3 = view (&e->att, EN, EH, ED);
+
+  for (int i = 0; i < EN; i++) {
+    pos[i] = i + 7 * s;
+    pos[EN + i] = i % 3 + s;
+    pos[2 * EN + i] = i / 3;
+    rows[i] = (i * 5 + s) % (2 * EN);
+  }
+  if (graph)
+    ops->step_begin (e->b, 77);
+  ops->layernorm (e->b, &e->y, &e->x, &e->w, &e->bias, 1e-6f);
+  ops->gelu (e->b, &e->y, &e->y, TRUE);
+  ops->rope (e->b, &y3, pos, &e->rope);
+  ops->attention_segments (e->b, &e->att, &y3, &y3, &y3, cu, ESEGS, 0.35f);
+  ops->permute (e->b, &e->perm, &a3, perm);
+  ops->set_rows (e->b, &e->dst, &e->att, rows, EN);
+  if (graph)
+    ops->step_end (e->b);
+  ops->download (e->b, &e->perm, out, e->perm.n_bytes);
+  ops->download (e->b, &e->dst, out + EN * EH * ED, e->dst.n_bytes);
+}
+
+/* Replays with new segment boundaries, positions and rows equal direct
+ * execution bit for bit. */
+static void
+test_encoder_graph_replay (void)
+{
+  OmniBackend *ba = ct_open ("cuda-emu"), *bb = ct_open ("cuda-emu");
+  Enc a, g;
+  float oa[3 * EN * EH * ED], og[3 * EN * EH * ED], prev[3 * EN * EH * ED];
+  OmniCudaStats st;
+
+  enc_init (&a, ba);
+  enc_init (&g, bb);
+  memset (og, 0, sizeof og);
+  for (int s = 0; s < 6; s++) {
+    memcpy (prev, og, sizeof og);
+    enc_step (&a, s, FALSE, oa);
+    enc_step (&g, s, TRUE, og);
+    if (memcmp (oa, og, sizeof oa) != 0)
+      g_error ("encoder step %d: the graph replay differs from direct execution", s);
+    g_assert_true (memcmp (prev, og, sizeof og) != 0);
+  }
+  ct_stats (bb, &st);
+  g_assert_cmpuint (st.graphs_captured, ==, 1);
+  g_assert_cmpuint (st.graphs_replayed, ==, 5);
+  enc_clear (&a);
+  enc_clear (&g);
+  omni_backend_close (ba);
+  omni_backend_close (bb);
+}
+
 /* The Qwen3 decoder's own loop (omni_model_forward, direct execution) on
  * the golden MoE model: nothing allocated after the first decode step. */
 static void
@@ -322,6 +430,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/cuda-emu/graph-replay", test_graph_replay);
   g_test_add_func ("/cuda-emu/graph-mismatch", test_graph_mismatch);
+  g_test_add_func ("/cuda-emu/encoder-graph-replay", test_encoder_graph_replay);
   g_test_add_func ("/cuda-emu/model-decode-no-alloc", test_model_decode_no_alloc);
   return g_test_run ();
 }

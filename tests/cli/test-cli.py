@@ -6,8 +6,11 @@ Hugging Face tokenizers, and bad arguments must fail with a useful message.
 Standard library only (CI has no torch). Prints TAP."""
 import json
 import os
+import struct
 import subprocess
 import sys
+import tempfile
+import wave
 
 OMNI = sys.argv[1]
 SRC = os.environ["OMNI_TEST_SRCDIR"]
@@ -73,10 +76,83 @@ def test_errors():
               rc != 0 and needle.lower() in err.lower(), "rc=%d err=%r want %r" % (rc, err, needle))
 
 
+def audio_case(model, name):
+    g = json.load(open(os.path.join(GOLDEN, model, "golden.json"), encoding="utf-8"))
+    return next(c for c in g["cases"] if c["name"] == name)
+
+
+def test_audio_golden():
+    """caption / transcribe print the golden greedy text (stripped, as the
+    engine returns transcripts) and the real-time factor."""
+    wav = os.path.join(GOLDEN, "audio", "speech.wav")
+    for model, cmd, case, extra in (
+            ("qwen3-omni-thinker", "caption", "caption_speech", []),
+            ("qwen3-asr", "transcribe", "transcribe_speech", []),
+            ("qwen3-asr", "transcribe", "transcribe_speech_english", ["--language", "English"]),
+            ("qwen3-asr", "transcribe", "transcribe_speech_context",
+             ["--prompt", "Hotwords: Qwen, GStreamer"])):
+        want = audio_case(model, case)["greedy_text"].strip() + "\n"
+        rc, out, err = run([cmd, "--model", os.path.join(GOLDEN, model), "--max-tokens", "32",
+                            "--device", "cpu"] + extra + [wav])
+        check("%s %s" % (cmd, case), rc == 0 and out == want and "real-time factor" in err,
+              "rc=%d out=%r want=%r err=%s" % (rc, out, want, err))
+
+
+def write_wav(path, rate, samples):
+    with wave.open(path, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(b"".join(struct.pack("<h", v) for v in samples))
+
+
+def test_audio_long_and_json(tmp):
+    """61 s go in three pieces with their times; --json gives one object each;
+    a 44.1 kHz stereo file is resampled."""
+    d = os.path.join(GOLDEN, "qwen3-asr")
+    long_wav = os.path.join(tmp, "long.wav")
+    write_wav(long_wav, 8000, [int(3000 * ((i // 40) % 2) - 1500) for i in range(61 * 8000)])
+    rc, out, err = run(["transcribe", "--model", d, "--max-tokens", "2", long_wav])
+    lines = out.splitlines()
+    check("transcribe 61 s in 30 s pieces",
+          rc == 0 and len(lines) == 3 and lines[0].startswith("[   0.00 -->   30.00]")
+          and lines[2].startswith("[  60.00 -->   61.00]"), "rc=%d out=%r err=%s" % (rc, out, err))
+    rc, out, err = run(["transcribe", "--model", d, "--max-tokens", "2", "--json", "--language", "de",
+                        long_wav])
+    objs = [json.loads(l) for l in out.splitlines()] if rc == 0 else []
+    check("transcribe --json", len(objs) == 3 and objs[1]["start"] == 30 and objs[2]["end"] == 61
+          and all(o["language"] == "de" for o in objs), "rc=%d out=%r err=%s" % (rc, out, err))
+    stereo = os.path.join(SRC, "audio", "data", "sox-s24-stereo-44k1.wav")
+    rc, out, err = run(["transcribe", "--model", d, "--max-tokens", "4", stereo])
+    check("transcribe a 44.1 kHz stereo WAV", rc == 0 and out.strip() != "",
+          "rc=%d out=%r err=%s" % (rc, out, err))
+
+
+def test_audio_errors(tmp):
+    wav = os.path.join(GOLDEN, "audio", "short.wav")
+    empty = os.path.join(tmp, "empty.wav")
+    write_wav(empty, 16000, [])
+    asr, omni = os.path.join(GOLDEN, "qwen3-asr"), os.path.join(GOLDEN, "qwen3-omni-thinker")
+    for args, needle in (
+            (["caption", "--model", asr, wav], "transcribes"),
+            (["transcribe", "--model", os.path.join(GOLDEN, "qwen3-dense"), wav], "no audio encoder"),
+            (["transcribe", "--model", asr, "--language", "Klingon", wav], "Klingon"),
+            (["transcribe", "--model", asr, os.path.join(tmp, "missing.wav")], "missing.wav"),
+            (["transcribe", "--model", asr, empty], "no audio"),
+            (["caption", "--model", omni], "FILE.wav")):
+        rc, out, err = run(args)
+        check("error: %s %s" % (args[0], needle), rc != 0 and needle.lower() in err.lower(),
+              "rc=%d err=%r want %r" % (rc, err, needle))
+
+
 for m in ("qwen3-dense", "qwen3-dense-bf16", "qwen3-moe"):
     test_generate(m)
 test_tokenize_roundtrip()
 test_errors()
+test_audio_golden()
+with tempfile.TemporaryDirectory() as tmpdir:
+    test_audio_long_and_json(tmpdir)
+    test_audio_errors(tmpdir)
 
 print("1..%d" % len(results))
 for n, (name, ok, detail) in enumerate(results, 1):

@@ -54,7 +54,8 @@ run_case (const Case *c, GRand *rng)
   float *k = kt_rand (rng, (size_t) n_all * width, -1, 1), *v = kt_rand (rng, (size_t) n_all * width, -1, 1);
   g_assert_true (omni_kv_cache_init (b, &kv, LAYERS, c->n_kv, D, c->page_size, n_pages, &error));
   g_assert_no_error (error);
-  OmniBatch all = { n_all, pos, seq, tables, N_SEQS, max_pages };
+  OmniBatch all = { .n_tokens = n_all, .pos = pos, .seq = seq, .block_tables = tables, .n_seqs = N_SEQS,
+                    .max_pages = max_pages };
   OmniTensor kt = kt_tensor (k, OMNI_DTYPE_F32, 3, n_all, c->n_kv, D);
   OmniTensor vt = kt_tensor (v, OMNI_DTYPE_F32, 3, n_all, c->n_kv, D);
   b->ops->kv_store (b, &kv, LAYER, &kt, &vt, &all);
@@ -72,7 +73,8 @@ run_case (const Case *c, GRand *rng)
   int nq = G_N_ELEMENTS (q_pos);
   size_t out_n = (size_t) nq * n_heads * D;
   float *q = kt_rand (rng, out_n, -2, 2), *want = g_new (float, out_n);
-  OmniBatch qb = { nq, q_pos, q_seq, tables, N_SEQS, max_pages };
+  OmniBatch qb = { .n_tokens = nq, .pos = q_pos, .seq = q_seq, .block_tables = tables, .n_seqs = N_SEQS,
+                   .max_pages = max_pages };
   OmniTensor qt = kt_tensor (q, OMNI_DTYPE_F32, 3, nq, n_heads, D);
   OmniTensor ot = kt_tensor (want, OMNI_DTYPE_F32, 2, nq, (int64_t) n_heads * D, 0);
   float scale = 1.0f / sqrtf ((float) D);

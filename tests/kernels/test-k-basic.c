@@ -201,7 +201,7 @@ test_rope (void)
     float *inv = g_new (float, rot / 2);
     for (int j = 0; j < rot / 2; j++)
       inv[j] = (float) pow (1000000.0, -2.0 * j / rot);
-    OmniRope rope = { rot, inv, hi == 3 ? 1.25f : 1.0f };
+    OmniRope rope = { .rot_dim = rot, .inv_freq = inv, .attn_scale = hi == 3 ? 1.25f : 1.0f };
     int64_t len = (int64_t) n * heads * D;
     float *x = kt_rand (rng, len, -2, 2), *w = kt_rand (rng, D, 0.5f, 1.5f);
     float *want = g_memdup2 (x, len * 4);

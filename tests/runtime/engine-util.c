@@ -10,6 +10,22 @@ engine_test_model_dir (const char *name)
 }
 
 OmniEngine *
+engine_test_acquire_model (const char *name, const char *device, int max_batch)
+{
+  g_autofree char *dir = engine_test_model_dir (name);
+  OmniEngineOptions o;
+  GError *error = NULL;
+
+  omni_engine_options_init (&o);
+  o.device = device;
+  o.max_batch = max_batch;
+  OmniEngine *e = omni_engine_acquire (dir, &o, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (e);
+  return e;
+}
+
+OmniEngine *
 engine_test_acquire (int max_batch, int max_context)
 {
   g_autofree char *dir = engine_test_model_dir ("qwen3-dense");
@@ -49,6 +65,7 @@ tracker_clear (Tracker *t)
 {
   g_free (t->text);
   g_free (t->last_partial);
+  g_free (t->language);
   g_clear_error (&t->error);
 }
 
@@ -68,6 +85,7 @@ tracker_cb (OmniRequest *req, const OmniResult *r, gpointer data)
   }
   t->status = r->status;
   t->text = g_strdup (r->text);
+  t->language = g_strdup (r->language);
   t->error = r->error ? g_error_copy (r->error) : NULL;
   t->n_tokens = r->n_tokens;
   t->n_prompt_tokens = r->n_prompt_tokens;

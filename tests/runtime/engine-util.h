@@ -12,6 +12,7 @@ typedef struct {
   gint n_final, n_partial;  /* atomic */
   OmniResultStatus status;
   char *text, *last_partial;
+  char *language;           /* the final result's */
   GError *error;
   int n_tokens, n_prompt_tokens;
   gint64 submitted_us, first_token_us, done_us;
@@ -19,6 +20,8 @@ typedef struct {
 
 /* The snapshot of tests/golden/<name>, newly allocated. */
 char *engine_test_model_dir (const char *name);
+/* Acquires the engine of tests/golden/@name on @device; fails the test on error. */
+OmniEngine *engine_test_acquire_model (const char *name, const char *device, int max_batch);
 /* Acquires the tiny golden qwen3-dense engine with @max_batch, @max_context
  * (0 = default), on "cpu"; fails the test on error. */
 OmniEngine *engine_test_acquire (int max_batch, int max_context);

@@ -37,6 +37,13 @@ typedef struct {
   int rot_dim;            /* rotated dims per head (== head_dim for Qwen3) */
   const float *inv_freq;  /* [rot_dim / 2] */
   float attn_scale;       /* multiplies cos and sin (YaRN mscale; 1 otherwise) */
+  /* M-RoPE: frequency i (of rot_dim / 2) rotates by the position on axis
+   * a(i) of three (t, h, w). All 0: one axis. Interleaved (Qwen3-VL/Omni):
+   * a = 1 when i % 3 == 1 and i < 3 s[1], a = 2 when i % 3 == 2 and
+   * i < 3 s[2], else 0. Chunked (Qwen2.5, vision): a = 0 for i < s[0],
+   * 1 for i < s[0] + s[1], else 2. */
+  int mrope_section[3];
+  gboolean mrope_interleaved;
 } OmniRope;
 
 /* Paged KV cache: the backend's storage for every layer, in pages of
@@ -55,6 +62,9 @@ typedef struct {
   const int32_t *seq;           /* [n_tokens] sequence slot (row of block_tables) */
   const int32_t *block_tables;  /* [n_seqs, max_pages] page ids */
   int n_seqs, max_pages;
+  /* [3][n_tokens] M-RoPE positions (t, h, w) of models with M-RoPE, where
+   * they differ from @pos (images, video); NULL = @pos on every axis */
+  const int32_t *rope_pos;
 } OmniBatch;
 
 /* Geometry of a 2-D (NCHW) or 3-D (NCDHW) convolution: zero padding,
@@ -92,7 +102,8 @@ typedef struct {
                   const OmniTensor *bias);
   /* y[r, d] = x * rsqrt(mean(x^2) + eps) * w[d], rows of the last dim; y may be x */
   void (*rmsnorm) (OmniBackend *b, OmniTensor *y, const OmniTensor *x, const OmniTensor *w, float eps);
-  /* in place on x[n, heads, head_dim]: rotate_half RoPE at positions pos[n] */
+  /* in place on x[n, heads, head_dim]: rotate_half RoPE at positions pos[n],
+   * or pos[3][n] (t, h, w) when rope->mrope_section is set */
   void (*rope) (OmniBackend *b, OmniTensor *x, const int32_t *pos, const OmniRope *rope);
   /* stores k, v [n, n_kv_heads, head_dim] of @layer at the batch's positions */
   void (*kv_store) (OmniBackend *b, OmniKVCache *kv, int layer, const OmniTensor *k,
@@ -120,6 +131,26 @@ typedef struct {
    * o = (i + 2 padding - k) / stride + 1; x, y f32, w/bias any float dtype */
   void (*conv) (OmniBackend *b, OmniTensor *y, const OmniTensor *x, const OmniTensor *w,
                 const OmniTensor *bias, const OmniConvParams *p);
+
+  /* encoder ops (audio and vision towers); activations f32 */
+  /* y[r, d] = (x - mean) / sqrt(var + eps) * w[d] + bias[d] over rows of the
+   * last dim (biased variance, as torch's LayerNorm); y may be x */
+  void (*layernorm) (OmniBackend *b, OmniTensor *y, const OmniTensor *x, const OmniTensor *w,
+                     const OmniTensor *bias, float eps);
+  /* y = gelu(x) elementwise: the exact erf form, or the tanh approximation
+   * when @tanh_approx (gelu_pytorch_tanh); y may be x */
+  void (*gelu) (OmniBackend *b, OmniTensor *y, const OmniTensor *x, gboolean tanh_approx);
+  /* out[n, H*D] = bidirectional attention of q[n, H, D] over k, v [n, H, D]
+   * in segments: tokens cu_seqlens[s] .. cu_seqlens[s+1]-1 see only each
+   * other. cu_seqlens: host [n_segs + 1], 0 = cu_seqlens[0] < ... = n. */
+  void (*attention_segments) (OmniBackend *b, OmniTensor *out, const OmniTensor *q,
+                              const OmniTensor *k, const OmniTensor *v, const int32_t *cu_seqlens,
+                              int n_segs, float scale);
+  /* dst[rows[i], :] = src[i, :] for i < n (rows distinct, host array) */
+  void (*set_rows) (OmniBackend *b, OmniTensor *dst, const OmniTensor *src, const int32_t *rows, int n);
+  /* y = x with its dims reordered, y->shape[i] = x->shape[perm[i]]; 2 to 4
+   * dims, f32, y not x */
+  void (*permute) (OmniBackend *b, OmniTensor *y, const OmniTensor *x, const int *perm);
 
   /* Optional (NULL where ops run directly, as on the cpu). The ops issued
    * between step_begin and step_end form one step; a device backend captures

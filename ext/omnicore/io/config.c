@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 #include <json-glib/json-glib.h>
 #include "omnicore.h"
 #include "io/config.h"
@@ -40,6 +41,14 @@ static const ArchInfo archs[] = {
   { "Qwen3OmniMoeThinkerForConditionalGeneration", "text_config", "qwen3_omni_moe_text",
     "model.", "lm_head.weight",
     TRUE, 4, 0, 32768, 1000000.0, 18944, TRUE, FALSE },
+  /* Qwen3-ASR in the original release layout (a thinker, like Qwen3-Omni's) */
+  { "Qwen3ASRForConditionalGeneration", "thinker_config.text_config", "qwen3",
+    "thinker.model.", "thinker.lm_head.weight",
+    FALSE, 8, 128, 65536, 5000000.0, 6144, FALSE, FALSE },
+  /* ... and in transformers' own ("-hf") layout */
+  { "Qwen3ASRForConditionalGeneration", "text_config", "qwen3",
+    "model.language_model.", "lm_head.weight",
+    FALSE, 8, 128, 65536, 10000.0, 6144, FALSE, FALSE },
 };
 
 /* Top-level model_type -> architecture, for configs saved without
@@ -51,6 +60,7 @@ static const char *const type_archs[][2] = {
   { "qwen3_vl_moe", "Qwen3VLMoeForConditionalGeneration" },
   { "qwen3_omni_moe", "Qwen3OmniMoeForConditionalGeneration" },
   { "qwen3_omni_moe_thinker", "Qwen3OmniMoeThinkerForConditionalGeneration" },
+  { "qwen3_asr", "Qwen3ASRForConditionalGeneration" },
 };
 
 const char *
@@ -58,7 +68,7 @@ omni_text_config_supported (void)
 {
   return "Qwen3ForCausalLM, Qwen3MoeForCausalLM, Qwen3VLForConditionalGeneration, "
          "Qwen3VLMoeForConditionalGeneration, Qwen3OmniMoeForConditionalGeneration, "
-         "Qwen3OmniMoeThinkerForConditionalGeneration";
+         "Qwen3OmniMoeThinkerForConditionalGeneration, Qwen3ASRForConditionalGeneration";
 }
 
 /* One parse: the file, the key prefix of the object being read (for
@@ -169,13 +179,23 @@ positive (Ctx *c, const char *key, double v)
   return v > 0 || bad (c, OMNI_ERROR_FORMAT, key, "%g is out of range, expected > 0", v);
 }
 
+/* The entry for @name; where one architecture has two layouts, the one
+ * whose config object (first part of text_path) @root has. */
 static const ArchInfo *
-find_arch (const char *name)
+find_arch (const char *name, JsonObject *root)
 {
-  for (guint i = 0; i < G_N_ELEMENTS (archs); i++)
-    if (g_strcmp0 (archs[i].architecture, name) == 0)
-      return &archs[i];
-  return NULL;
+  const ArchInfo *first = NULL;
+  for (guint i = 0; i < G_N_ELEMENTS (archs); i++) {
+    const ArchInfo *a = &archs[i];
+    if (g_strcmp0 (a->architecture, name) != 0)
+      continue;
+    g_autofree char *top = g_strndup (a->text_path, strcspn (a->text_path, "."));
+    if (!*top || json_object_has_member (root, top))
+      return a;
+    if (!first)
+      first = a;
+  }
+  return first;
 }
 
 /* architectures[0], or the architecture of the top-level model_type. */
@@ -205,7 +225,7 @@ resolve_arch (Ctx *c, JsonObject *root)
     bad (c, OMNI_ERROR_FORMAT, "architectures", "expected a non-empty array of strings");
     return NULL;
   }
-  const ArchInfo *a = find_arch (name);
+  const ArchInfo *a = find_arch (name, root);
   if (a == NULL)
     g_set_error (c->error, OMNI_ERROR, OMNI_ERROR_UNSUPPORTED,
                  "%s: architecture \"%s\" is not supported; supported architectures: %s",

@@ -23,6 +23,7 @@ struct _OmniModel {
   GPtrArray *loaded;      /* OmniTensor * bound with weight_load, freed once each */
   float *inv_freq;
   OmniRope rope;
+  OmniRope mrope;         /* with the M-RoPE sections; used with batch->rope_pos */
   gboolean has_dense;     /* some layer runs the dense MLP */
   OmniModelState *default_state;
 };
@@ -191,6 +192,9 @@ omni_model_load (const char *dir, OmniBackend *backend, GError **error)
     goto fail;
   m->rope.rot_dim = m->cfg.head_dim;
   m->rope.inv_freq = m->inv_freq;
+  m->mrope = m->rope;
+  memcpy (m->mrope.mrope_section, m->cfg.mrope_section, sizeof m->mrope.mrope_section);
+  m->mrope.mrope_interleaved = m->cfg.mrope_interleaved;
   m->st = omni_safetensors_open_dir (dir, error);
   if (!m->st || !bind_head (m, error))
     goto fail;
@@ -398,6 +402,7 @@ omni_model_state_batch (OmniModelState *st, OmniBatch *batch, int n_tokens, cons
   batch->block_tables = st->pages.block_tables;
   batch->n_seqs = st->pages.n_seqs;
   batch->max_pages = st->pages.max_pages;
+  batch->rope_pos = NULL;
 }
 
 OmniModelState *
@@ -504,8 +509,10 @@ attention_block (OmniModel *m, OmniModelState *st, int li, const OmniBatch *batc
   /* QK-norm per head over head_dim, before RoPE */
   ops->rmsnorm (b, &q_heads, &q_heads, &l->q_norm, (float) c->rms_norm_eps);
   ops->rmsnorm (b, &k_heads, &k_heads, &l->k_norm, (float) c->rms_norm_eps);
-  ops->rope (b, &q3, batch->pos, &m->rope);
-  ops->rope (b, &k3, batch->pos, &m->rope);
+  const OmniRope *rope = batch->rope_pos ? &m->mrope : &m->rope;
+  const int32_t *rope_pos = batch->rope_pos ? batch->rope_pos : batch->pos;
+  ops->rope (b, &q3, rope_pos, rope);
+  ops->rope (b, &k3, rope_pos, rope);
   ops->kv_store (b, &st->kv, li, &k3, &v3, batch);
   ops->attention (b, &attn, &q3, &st->kv, li, batch, (float) (1.0 / sqrt ((double) D)));
   ops->matmul (b, &o, &attn, &l->wo, l->bo.data ? &l->bo : NULL);
@@ -555,7 +562,7 @@ step_key (const OmniModel *m, const OmniModelState *st, const OmniBatch *batch,
       || batch->max_pages >= (1 << 24))
     return FALSE;
   *key = (guint64) batch->n_tokens | (guint64) batch->n_seqs << 13
-         | (guint64) batch->max_pages << 26;
+         | (guint64) batch->max_pages << 26 | (guint64) (batch->rope_pos != NULL) << 50;
   return TRUE;
 }
 
@@ -564,6 +571,67 @@ omni_model_forward (OmniModel *m, OmniModelState *st, const OmniBatch *batch,
                     const int32_t *tokens, const int32_t *logit_rows, int n_logit_rows,
                     float *logits_out, GError **error)
 {
+  return omni_model_forward_patched (m, st, batch, tokens, NULL, 0, logit_rows, n_logit_rows,
+                                     logits_out, error);
+}
+
+static gboolean
+check_patches (OmniModel *m, const OmniBatch *batch, const OmniEmbedPatch *patches,
+               int n_patches, GError **error)
+{
+  if (batch->rope_pos && m->cfg.mrope_section[0] + m->cfg.mrope_section[1] == 0) {
+    g_set_error (error, OMNI_ERROR, OMNI_ERROR_INVALID,
+                 "forward: M-RoPE positions given to a model without M-RoPE (%s)",
+                 m->cfg.architecture);
+    return FALSE;
+  }
+  for (int p = 0; p < n_patches; p++) {
+    const OmniEmbedPatch *e = &patches[p];
+    if (!e->src || e->src->n_dims != 2 || e->src->shape[1] != m->cfg.hidden_size
+        || e->src->dtype != OMNI_DTYPE_F32 || e->n < 0 || e->src_row < 0
+        || e->src_row + e->n > e->src->shape[0]) {
+      g_set_error (error, OMNI_ERROR, OMNI_ERROR_INVALID,
+                   "forward: embedding patch %d does not fit (rows %d..+%d of a [%" G_GINT64_FORMAT
+                   ", %" G_GINT64_FORMAT "] tensor; the model's hidden size is %d)", p,
+                   e->src_row, e->n, e->src ? e->src->shape[0] : 0,
+                   e->src ? e->src->shape[1] : 0, m->cfg.hidden_size);
+      return FALSE;
+    }
+    for (int i = 0; i < e->n; i++) {
+      if (e->rows[i] < 0 || e->rows[i] >= batch->n_tokens) {
+        g_set_error (error, OMNI_ERROR, OMNI_ERROR_INVALID,
+                     "forward: embedding patch %d replaces row %d of a %d-token batch", p,
+                     e->rows[i], batch->n_tokens);
+        return FALSE;
+      }
+    }
+  }
+  return TRUE;
+}
+
+/* Overwrites the patched rows of the embeddings @x. */
+static void
+apply_patches (OmniModel *m, OmniTensor *x, const OmniEmbedPatch *patches, int n_patches)
+{
+  for (int p = 0; p < n_patches; p++) {
+    const OmniEmbedPatch *e = &patches[p];
+    OmniTensor src = *e->src;
+    if (e->n == 0)
+      continue;
+    src.shape[0] = e->n;
+    src.data = (char *) src.data + (size_t) e->src_row * src.shape[1] * sizeof (float);
+    src.n_bytes = (size_t) e->n * src.shape[1] * sizeof (float);
+    src.owned = FALSE;
+    m->backend->ops->set_rows (m->backend, x, &src, e->rows, e->n);
+  }
+}
+
+gboolean
+omni_model_forward_patched (OmniModel *m, OmniModelState *st, const OmniBatch *batch,
+                            const int32_t *tokens, const OmniEmbedPatch *patches, int n_patches,
+                            const int32_t *logit_rows, int n_logit_rows, float *logits_out,
+                            GError **error)
+{
   const OmniBackendOps *ops = m->backend->ops;
   OmniBackend *b = m->backend;
   const OmniTextConfig *c = &m->cfg;
@@ -571,13 +639,16 @@ omni_model_forward (OmniModel *m, OmniModelState *st, const OmniBatch *batch,
 
   guint64 key;
 
-  if (!check_batch (m, st, batch, tokens, logit_rows, n_logit_rows, error))
+  if (!check_batch (m, st, batch, tokens, logit_rows, n_logit_rows, error)
+      || !check_patches (m, batch, patches, n_patches, error))
     return FALSE;
-  gboolean step = step_key (m, st, batch, n_logit_rows, &key);
+  /* patches come with prompts, which never run as captured steps */
+  gboolean step = n_patches == 0 && step_key (m, st, batch, n_logit_rows, &key);
   if (step)
     ops->step_begin (b, key);
   OmniTensor x = view (&st->x, n, 0, H), h = view (&st->h, n, 0, H);
   ops->embed (b, &x, &m->embed, tokens, (int) n);
+  apply_patches (m, &x, patches, n_patches);
   capture (st, OMNI_CAPTURE_EMBED, &x);
   for (int li = 0; li < c->num_hidden_layers; li++) {
     attention_block (m, st, li, batch, &x);

@@ -63,6 +63,15 @@ typedef void (*OmniCaptureFunc) (int point, const OmniTensor *hidden, gpointer u
 /* Installs (or removes, with NULL) a capture hook for tests and debugging. */
 void omni_model_state_set_capture (OmniModelState *st, OmniCaptureFunc func, gpointer user_data);
 
+/* Rows of input embeddings that replace the token embeddings of some batch
+ * rows (audio or image features at their placeholder tokens). */
+typedef struct {
+  const OmniTensor *src;   /* [>= n, hidden] f32, backend memory */
+  int src_row;             /* first row of @src used */
+  const int32_t *rows;     /* [n] batch rows replaced, in order */
+  int n;
+} OmniEmbedPatch;
+
 /* Runs @batch (tokens[i] at batch->pos[i] of slot batch->seq[i], positions
  * already reserved in the state's pages) through the decoder, storing K/V in
  * the cache, and writes the logits of the tokens @logit_rows (indices into
@@ -70,5 +79,12 @@ void omni_model_state_set_capture (OmniModelState *st, OmniCaptureFunc func, gpo
 gboolean omni_model_forward (OmniModel *m, OmniModelState *st, const OmniBatch *batch,
                              const int32_t *tokens, const int32_t *logit_rows, int n_logit_rows,
                              float *logits_out, GError **error);
+
+/* omni_model_forward() with @n_patches embedding patches applied after the
+ * token embedding (batch->rope_pos, if set, needs a model with M-RoPE). */
+gboolean omni_model_forward_patched (OmniModel *m, OmniModelState *st, const OmniBatch *batch,
+                                     const int32_t *tokens, const OmniEmbedPatch *patches,
+                                     int n_patches, const int32_t *logit_rows, int n_logit_rows,
+                                     float *logits_out, GError **error);
 
 #endif /* OMNI_QWEN3_H */

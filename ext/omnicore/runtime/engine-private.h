@@ -11,6 +11,10 @@
 #include "text/chat.h"
 #include "text/detokenizer.h"
 #include "text/tokenizer.h"
+#include "text/audio-prompt.h"
+
+typedef struct _OmniAudioEncoder OmniAudioEncoder;
+typedef struct _OmniMel OmniMel;
 
 /* Lock order: a request's lock before its engine's lock; the scheduler
  * never holds the engine's lock while it takes a request's lock or runs a
@@ -25,6 +29,11 @@ struct _OmniRequest {
   /* what to generate: a chat turn; translations also clean the answer */
   char *system, *user;
   char *target_name;           /* translation: target's English name, else NULL */
+  /* or an audio clip (pcm != NULL) */
+  float *pcm;
+  gsize n_pcm;
+  OmniAudioTask task;
+  char *language;              /* forced language as given, NULL = detect */
 
   OmniPriority priority;
   gint64 deadline_us;
@@ -42,6 +51,10 @@ struct _OmniRequest {
   OmniSeq seq;
   OmniDetokenizer *detok;
   GString *text;
+  /* audio: the encoder's tokens for the placeholders, once encoded */
+  int n_audio_tokens;
+  OmniTensor features;         /* [n_audio_tokens, hidden] in the backend, data NULL before */
+  const char *forced_code;     /* the forced language's code, NULL = detect */
 };
 
 struct _OmniEngine {
@@ -56,7 +69,13 @@ struct _OmniEngine {
   int32_t *stop_ids;
   int n_stop;
   int max_batch, max_context;
-  guint step_delay_ms;         /* OMNI_DEBUG_STEP_DELAY_MS, a test knob */
+  guint step_delay_ms;
+  /* audio models: the tower and its front end (NULL for text-only models) */
+  OmniAudioEncoder *audio;
+  OmniMel *mel;
+  OmniAudioModelKind audio_kind;
+  int32_t audio_token_id;
+  int32_t asr_marker_id;       /* Qwen3-ASR's <asr_text>, -1 if none */         /* OMNI_DEBUG_STEP_DELAY_MS, a test knob */
 
   GMutex lock;                 /* guards the fields below up to the thread's own */
   GCond cond;
@@ -78,6 +97,23 @@ struct _OmniEngine {
 gpointer omni_scheduler_main (gpointer engine);
 /* Frees what the engine owns once its thread has ended (engine.c). */
 void omni_engine_free (OmniEngine *engine);
+/* Loads the audio tower and its front end when the snapshot has one (audio.c). */
+gboolean omni_engine_audio_load (OmniEngine *e, GError **error);
+/* Frees them (audio.c). */
+void omni_engine_audio_free (OmniEngine *e);
+/* The prompt text of audio request @req, with its placeholder count set;
+ * NULL + GError when the model cannot take it (audio.c). */
+char *omni_engine_audio_prompt (OmniEngine *e, OmniRequest *req, GError **error);
+/* Encodes the clips of the active requests not yet encoded, in one pass;
+ * the requests that fail are finished with the error (audio.c). */
+void omni_engine_audio_encode (OmniEngine *e);
+/* Releases @req's encoder tokens (audio.c). */
+void omni_engine_audio_release (OmniEngine *e, OmniRequest *req);
+/* The final error callback; takes @error (scheduler.c). */
+void omni_engine_finish_error (OmniEngine *e, OmniRequest *req, GError *error);
+/* Removes active request @i (scheduler.c). */
+void omni_engine_remove_active (OmniEngine *e, int i);
+
 /* TRUE when @a should start before @b (scheduler.c). */
 gboolean omni_request_before (const OmniRequest *a, const OmniRequest *b);
 

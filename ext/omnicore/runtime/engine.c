@@ -182,6 +182,9 @@ engine_load (char *dir, OmniBackend *backend, const OmniEngineOptions *o, GError
   progress (o, 0.2, "tokenizer");
   if (!load_tokenizer (e, error) || !load_model (e, o, error))
     goto fail;
+  progress (o, 0.9, "audio encoder");
+  if (!omni_engine_audio_load (e, error))
+    goto fail;
   collect_stop_ids (e);
   omni_stepper_init (&e->stepper, e->model, e->st);
   e->active = g_new0 (OmniRequest *, e->max_batch);
@@ -320,6 +323,7 @@ omni_engine_free (OmniEngine *e)
   g_free (e->active);
   g_free (e->seqs);
   g_clear_pointer (&e->st, omni_model_state_free);
+  omni_engine_audio_free (e);
   g_clear_pointer (&e->model, omni_model_free);
   g_clear_pointer (&e->backend, omni_backend_close);
   g_clear_pointer (&e->tok, omni_tokenizer_free);

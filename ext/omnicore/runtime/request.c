@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Requests: what to generate, how, and whom to tell. */
 #include "runtime/engine-private.h"
+#include <math.h>
 #include "text/translate.h"
 
 /* New tokens at most unless the request says otherwise. */
@@ -46,6 +47,63 @@ omni_request_new_translate (const OmniTranslateSpec *spec, GError **error)
   return req;
 }
 
+static gboolean
+check_clip (const OmniAudioSpec *spec, GError **error)
+{
+  const gsize max = (gsize) OMNI_AUDIO_MAX_SECONDS * OMNI_AUDIO_RATE;
+
+  if (spec->pcm == NULL || spec->n_samples == 0) {
+    g_set_error (error, OMNI_ERROR, OMNI_ERROR_INVALID, "audio request: the clip is empty");
+    return FALSE;
+  }
+  if (spec->n_samples > max) {
+    g_set_error (error, OMNI_ERROR, OMNI_ERROR_INVALID,
+                 "audio request: the clip lasts %.2f s; one request takes at most %d s "
+                 "(%" G_GSIZE_FORMAT " samples at %d Hz): split longer audio", spec->n_samples /
+                 (double) OMNI_AUDIO_RATE, OMNI_AUDIO_MAX_SECONDS, max, OMNI_AUDIO_RATE);
+    return FALSE;
+  }
+  for (gsize i = 0; i < spec->n_samples; i++) {
+    if (!isfinite (spec->pcm[i])) {
+      g_set_error (error, OMNI_ERROR, OMNI_ERROR_INVALID,
+                   "audio request: sample %" G_GSIZE_FORMAT " (at %.3f s) is %s; expected "
+                   "finite PCM", i, i / (double) OMNI_AUDIO_RATE,
+                   isnan (spec->pcm[i]) ? "NaN" : "infinite");
+      return FALSE;
+    }
+  }
+  return TRUE;
+}
+
+OmniRequest *
+omni_request_new_audio (const OmniAudioSpec *spec, GError **error)
+{
+  OmniRequest *req;
+
+  g_return_val_if_fail (spec != NULL, NULL);
+  if (!check_clip (spec, error))
+    return NULL;
+  if (spec->task != OMNI_AUDIO_CAPTION && spec->task != OMNI_AUDIO_TRANSCRIBE) {
+    g_set_error (error, OMNI_ERROR, OMNI_ERROR_INVALID,
+                 "audio request: task %d is neither caption nor transcribe", spec->task);
+    return NULL;
+  }
+  if (spec->language && !omni_language_lookup (spec->language, NULL, NULL)
+      && !omni_asr_language_lookup (spec->language, NULL, NULL)) {
+    g_set_error (error, OMNI_ERROR, OMNI_ERROR_INVALID,
+                 "audio request: unknown language \"%s\" (expected a BCP-47 code or an English "
+                 "language name)", spec->language);
+    return NULL;
+  }
+  req = request_new ();
+  req->pcm = g_memdup2 (spec->pcm, spec->n_samples * sizeof (float));
+  req->n_pcm = spec->n_samples;
+  req->task = spec->task;
+  req->language = g_strdup (spec->language);
+  req->user = g_strdup (spec->prompt);
+  return req;
+}
+
 OmniRequest *
 omni_request_ref (OmniRequest *req)
 {
@@ -65,6 +123,8 @@ omni_request_unref (OmniRequest *req)
   g_free (req->system);
   g_free (req->user);
   g_free (req->target_name);
+  g_free (req->pcm);
+  g_free (req->language);
   g_free (req);
 }
 

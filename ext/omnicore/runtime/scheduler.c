@@ -22,11 +22,52 @@ omni_request_before (const OmniRequest *a, const OmniRequest *b)
 
 /* ---- results ---- */
 
-static void
-deliver (OmniRequest *req, OmniResultStatus status, const char *text, const GError *error)
+/* Qwen3-ASR's answer split at its <asr_text> marker; @language gets the
+ * detected language's code (or the model's name for it). */
+static char *
+asr_answer (OmniRequest *req, const char *raw, gboolean partial, char **language)
 {
+  char *name = NULL, *text = NULL;
+  const char *code = NULL;
+
+  omni_asr_output_parse (raw, &name, &text);
+  /* while the "language <Name>" header is still coming, there is no text yet */
+  if (partial && !req->forced_code && !strstr (raw, "<asr_text>")
+      && (g_str_has_prefix (raw, "language") || g_str_has_prefix ("language", raw)))
+    g_clear_pointer (&text, g_free);
+  if (name && (omni_asr_language_lookup (name, &code, NULL)
+               || omni_language_lookup (name, &code, NULL)))
+    *language = g_strdup (code);
+  else
+    *language = g_strdup (req->forced_code ? req->forced_code : name);
+  g_free (name);
+  return text ? text : g_strdup ("");
+}
+
+/* The answer so far: translations without labels, quotes or spaces;
+ * transcripts without Qwen3-ASR's language header. */
+static char *
+answer_text (OmniRequest *req, gboolean partial, char **language)
+{
+  const char *raw = req->text ? req->text->str : "";
+
+  *language = NULL;
+  if (req->pcm && req->engine->audio_kind == OMNI_AUDIO_MODEL_ASR)
+    return asr_answer (req, raw, partial, language);
+  if (req->pcm) {
+    *language = g_strdup (req->forced_code);
+    return g_strstrip (g_strdup (raw));
+  }
+  return req->target_name ? omni_translate_clean (raw, req->target_name) : g_strdup (raw);
+}
+
+static void
+deliver (OmniRequest *req, OmniResultStatus status, const GError *error)
+{
+  g_autofree char *language = NULL;
+  g_autofree char *text = answer_text (req, status == OMNI_RESULT_PARTIAL, &language);
   OmniResult r = {
-    .status = status, .text = text ? text : "", .error = error,
+    .status = status, .text = text, .error = error, .language = language,
     .n_prompt_tokens = req->ids ? (int) req->ids->len : 0,
     .n_tokens = req->running ? req->seq.n_generated : 0,
     .submitted_us = req->submitted_us, .first_token_us = req->first_token_us,
@@ -37,15 +78,6 @@ deliver (OmniRequest *req, OmniResultStatus status, const char *text, const GErr
     req->func (req, &r, req->user_data);
 }
 
-/* The answer so far: translations without labels, quotes or spaces. */
-static char *
-answer_text (OmniRequest *req)
-{
-  const char *raw = req->text ? req->text->str : "";
-
-  return req->target_name ? omni_translate_clean (raw, req->target_name) : g_strdup (raw);
-}
-
 /* The one final callback; then the request leaves the engine. */
 static void
 finish (OmniEngine *e, OmniRequest *req, OmniResultStatus status, const GError *error)
@@ -54,8 +86,8 @@ finish (OmniEngine *e, OmniRequest *req, OmniResultStatus status, const GError *
     g_autofree char *rest = omni_detokenizer_flush (req->detok);
     g_string_append (req->text, rest);
   }
-  g_autofree char *text = answer_text (req);
-  deliver (req, status, text, error);
+  deliver (req, status, error);
+  omni_engine_audio_release (e, req);
   if (req->running) {
     omni_seq_clear (&req->seq);
     omni_kv_pages_close (omni_model_state_pages (e->st), req->seq.slot);
@@ -72,8 +104,8 @@ finish (OmniEngine *e, OmniRequest *req, OmniResultStatus status, const GError *
   omni_request_unref (req);
 }
 
-static void
-finish_error (OmniEngine *e, OmniRequest *req, GError *error)
+void
+omni_engine_finish_error (OmniEngine *e, OmniRequest *req, GError *error)
 {
   g_debug ("request failed: %s", error->message);
   finish (e, req, OMNI_RESULT_ERROR, error);
@@ -134,8 +166,8 @@ reap_queued (OmniEngine *e)
 
 /* ---- active set ---- */
 
-static void
-remove_active (OmniEngine *e, int i)
+void
+omni_engine_remove_active (OmniEngine *e, int i)
 {
   memmove (e->active + i, e->active + i + 1, (e->n_active - i - 1) * sizeof *e->active);
   e->n_active--;
@@ -161,7 +193,7 @@ reap_active (OmniEngine *e)
   for (int i = 0; i < e->n_active;) {
     OmniRequest *r = e->active[i];
     if (g_atomic_int_get (&r->cancelled)) {
-      remove_active (e, i);
+      omni_engine_remove_active (e, i);
       finish (e, r, OMNI_RESULT_CANCELLED, NULL);
     } else {
       i++;
@@ -191,20 +223,46 @@ pages_promised (OmniEngine *e)
   return n;
 }
 
+/* The tokenizer must have turned every <|audio_pad|> into the config's id. */
+static gboolean
+check_placeholders (OmniEngine *e, OmniRequest *req, GError **error)
+{
+  int n = 0;
+
+  for (guint i = 0; i < req->ids->len; i++)
+    n += g_array_index (req->ids, gint32, i) == e->audio_token_id;
+  if (n != req->n_audio_tokens) {
+    g_set_error (error, OMNI_ERROR, OMNI_ERROR_FORMAT,
+                 "%s: the prompt holds %d audio placeholders (id %d) where %d were written; the "
+                 "tokenizer's <|audio_pad|> does not match the config's audio_token_id",
+                 e->dir, n, e->audio_token_id, req->n_audio_tokens);
+    return FALSE;
+  }
+  return TRUE;
+}
+
 static gboolean
 tokenize (OmniEngine *e, OmniRequest *req, GError **error)
 {
   OmniChatMessage msgs[2];
   gsize n = 0;
 
+  g_autofree char *prompt = NULL;
   if (req->ids)
     return TRUE;
-  if (req->system)
-    msgs[n++] = (OmniChatMessage) { "system", req->system };
-  msgs[n++] = (OmniChatMessage) { "user", req->user };
-  g_autofree char *prompt = omni_chat_build (msgs, n, TRUE, e->thinking);
+  if (req->pcm) {
+    prompt = omni_engine_audio_prompt (e, req, error);
+    if (!prompt)
+      return FALSE;
+  } else {
+    if (req->system)
+      msgs[n++] = (OmniChatMessage) { "system", req->system };
+    msgs[n++] = (OmniChatMessage) { "user", req->user };
+    prompt = omni_chat_build (msgs, n, TRUE, e->thinking);
+  }
   req->ids = g_array_new (FALSE, FALSE, sizeof (gint32));
-  if (!omni_tokenizer_encode (e->tok, prompt, -1, req->ids, error))
+  if (!omni_tokenizer_encode (e->tok, prompt, -1, req->ids, error)
+      || (req->pcm && !check_placeholders (e, req, error)))
     return FALSE;
   if ((int) req->ids->len >= e->max_context) {
     g_set_error (error, OMNI_ERROR, OMNI_ERROR_INVALID,
@@ -244,7 +302,7 @@ start (OmniEngine *e, OmniRequest *req)
   int slot;
 
   if (!tokenize (e, req, &error)) {
-    finish_error (e, req, error);
+    omni_engine_finish_error (e, req, error);
     return ADMIT_FAILED;
   }
   gen_params (e, req, &p);
@@ -255,6 +313,10 @@ start (OmniEngine *e, OmniRequest *req)
     return ADMIT_WAIT;
   omni_seq_init (&req->seq, &p, omni_model_config (e->model)->vocab_size,
                  (const int32_t *) req->ids->data, req->ids->len, slot);
+  if (req->pcm) {
+    req->seq.features = &req->features;
+    req->seq.feature_token = e->audio_token_id;
+  }
   req->running = TRUE;
   req->detok = omni_detokenizer_new (e->tok, TRUE);
   req->text = g_string_new (NULL);
@@ -283,17 +345,19 @@ admit (OmniEngine *e)
 /* ---- stepping ---- */
 
 static void
-on_token (OmniRequest *req, int32_t id)
+on_token (OmniEngine *e, OmniRequest *req, int32_t id)
 {
   g_autofree char *piece = omni_detokenizer_push (req->detok, id);
 
   if (req->first_token_us == 0)
     req->first_token_us = g_get_monotonic_time ();
   g_string_append (req->text, piece);
-  if (req->partial && *piece && !req->seq.finished) {
-    g_autofree char *text = answer_text (req);
-    deliver (req, OMNI_RESULT_PARTIAL, text, NULL);
-  }
+  /* the answer is parsed as text: keep Qwen3-ASR's marker even where the
+   * tokenizer calls it special (and the detokenizer skips it) */
+  if (id == e->asr_marker_id && req->pcm && omni_tokenizer_is_special (e->tok, id))
+    g_string_append (req->text, "<asr_text>");
+  if (req->partial && *piece && !req->seq.finished)
+    deliver (req, OMNI_RESULT_PARTIAL, NULL);
 }
 
 static void
@@ -302,7 +366,7 @@ fail_all (OmniEngine *e, const GError *error)
   while (e->n_active > 0) {
     OmniRequest *r = e->active[e->n_active - 1];
     e->n_active--;
-    finish_error (e, r, g_error_copy (error));
+    omni_engine_finish_error (e, r, g_error_copy (error));
   }
 }
 
@@ -328,9 +392,9 @@ step (OmniEngine *e)
   for (int i = 0; i < e->n_active;) {
     OmniRequest *r = e->active[i];
     if (r->seq.has_new)
-      on_token (r, r->seq.last);
+      on_token (e, r, r->seq.last);
     if (r->seq.finished) {
-      remove_active (e, i);
+      omni_engine_remove_active (e, i);
       finish (e, r, OMNI_RESULT_DONE, NULL);
     } else {
       i++;
@@ -378,6 +442,8 @@ omni_scheduler_main (gpointer data)
     reap_queued (e);
     reap_active (e);
     admit (e);
+    if (e->audio)
+      omni_engine_audio_encode (e);
     if (e->n_active > 0)
       step (e);
   }

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include "runtime/generate.h"
 #include "runtime/sampler.h"
+#include "backend/backend.h"
 
 /* Plain data: the stepper reads and advances it; callers read the fields. */
 typedef struct {
@@ -25,6 +26,11 @@ typedef struct {
   gboolean thinking;         /* inside an open <think> block */
   int think_tokens;          /* tokens generated inside it */
   int forced;                /* next index into the forced close, -1 = not forcing */
+  /* multimodal prompts: the embeddings that replace the prompt's
+   * @feature_token placeholders, row after row (NULL: none) */
+  const OmniTensor *features;
+  int32_t feature_token;
+  int n_features_fed;        /* placeholders already fed */
 } OmniSeq;
 
 /* Sets up @s to generate after @prompt (@n_prompt > 0) in KV slot @slot of a

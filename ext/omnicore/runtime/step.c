@@ -18,6 +18,9 @@ omni_stepper_init (OmniStepper *sp, OmniModel *model, OmniModelState *st)
   sp->seq = g_new (int32_t, sp->max_tokens);
   sp->rows = g_new (int32_t, sp->max_tokens);
   sp->row_seq = g_new (OmniSeq *, sp->max_rows);
+  sp->patch_rows = g_new (int32_t, sp->max_tokens);
+  sp->max_patches = o->max_seqs;
+  sp->patches = g_new (OmniEmbedPatch, sp->max_patches);
   sp->logits = g_new (float, (gsize) sp->max_rows * sp->vocab);
 }
 
@@ -29,6 +32,8 @@ omni_stepper_clear (OmniStepper *sp)
   g_free (sp->seq);
   g_free (sp->rows);
   g_free (sp->row_seq);
+  g_free (sp->patch_rows);
+  g_free (sp->patches);
   g_free (sp->logits);
   memset (sp, 0, sizeof *sp);
 }
@@ -54,12 +59,39 @@ add_tokens (OmniStepper *sp, OmniSeq *s, const int32_t *tokens, int n, int start
   return TRUE;
 }
 
+/* Points a patch at the features of the placeholders among the @n prompt
+ * tokens of @s just added at batch rows @first.. */
+static void
+add_patch (OmniStepper *sp, OmniSeq *s, int first, int n, int *n_patch_rows)
+{
+  OmniEmbedPatch *p = &sp->patches[sp->n_patches];
+  int k = 0;
+
+  if (!s->features)
+    return;
+  p->rows = sp->patch_rows + *n_patch_rows;
+  for (int i = 0; i < n; i++)
+    if (sp->tokens[first + i] == s->feature_token)
+      sp->patch_rows[*n_patch_rows + k++] = first + i;
+  if (k == 0)
+    return;
+  p->src = s->features;
+  p->src_row = s->n_features_fed;
+  p->n = k;
+  s->n_features_fed += k;
+  *n_patch_rows += k;
+  sp->n_patches++;
+}
+
 /* Fills the batch: decoding sequences first (one token each, so none
  * starves behind a long prompt), then prompt chunks in the given order. */
 static gboolean
 gather (OmniStepper *sp, OmniSeq *const *seqs, int n_seqs, int *n_tok, int *n_rows,
         GError **error)
 {
+  int n_patch_rows = 0;
+
+  sp->n_patches = 0;
   for (int i = 0; i < n_seqs; i++) {
     OmniSeq *s = seqs[i];
     s->has_new = FALSE;
@@ -81,8 +113,10 @@ gather (OmniStepper *sp, OmniSeq *const *seqs, int n_seqs, int *n_tok, int *n_ro
     }
     if (n <= 0)
       continue;
+    int first = *n_tok;
     if (!add_tokens (sp, s, s->prompt + s->n_fed, n, (int) s->n_fed, want, n_tok, n_rows, error))
       return FALSE;
+    add_patch (sp, s, first, n, &n_patch_rows);
     s->n_fed += n;
   }
   return TRUE;
@@ -101,8 +135,8 @@ omni_stepper_run (OmniStepper *sp, OmniSeq *const *seqs, int n_seqs, int *n_fed,
     return TRUE;
   omni_model_state_batch (sp->st, &batch, n_tok, sp->pos, sp->seq);
   sp->n_forward++;
-  if (!omni_model_forward (sp->model, sp->st, &batch, sp->tokens, sp->rows, n_rows, sp->logits,
-                           error))
+  if (!omni_model_forward_patched (sp->model, sp->st, &batch, sp->tokens, sp->patches,
+                                   sp->n_patches, sp->rows, n_rows, sp->logits, error))
     return FALSE;
   for (int r = 0; r < n_rows; r++)
     omni_seq_sample (sp->row_seq[r], sp->logits + (gsize) r * sp->vocab);

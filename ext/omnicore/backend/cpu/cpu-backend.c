@@ -247,6 +247,11 @@ static const OmniBackendOps cpu_ops = {
   .moe_experts = omni_cpu_moe_experts,
   .get_rows = omni_cpu_get_rows,
   .conv = omni_cpu_conv,
+  .layernorm = omni_cpu_layernorm,
+  .gelu = omni_cpu_gelu,
+  .attention_segments = omni_cpu_attention_segments,
+  .set_rows = omni_cpu_set_rows,
+  .permute = omni_cpu_permute,
 };
 
 OmniBackend *

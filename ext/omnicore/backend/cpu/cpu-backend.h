@@ -96,6 +96,14 @@ void omni_cpu_moe_experts (OmniBackend *b, OmniTensor *y, const OmniTensor *x, c
                            const OmniTensor *down, int n_experts);
 void omni_cpu_conv (OmniBackend *b, OmniTensor *y, const OmniTensor *x, const OmniTensor *w,
                     const OmniTensor *bias, const OmniConvParams *p);
+void omni_cpu_layernorm (OmniBackend *b, OmniTensor *y, const OmniTensor *x, const OmniTensor *w,
+                         const OmniTensor *bias, float eps);
+void omni_cpu_gelu (OmniBackend *b, OmniTensor *y, const OmniTensor *x, gboolean tanh_approx);
+void omni_cpu_attention_segments (OmniBackend *b, OmniTensor *out, const OmniTensor *q,
+                                  const OmniTensor *k, const OmniTensor *v, const int32_t *cu_seqlens,
+                                  int n_segs, float scale);
+void omni_cpu_set_rows (OmniBackend *b, OmniTensor *dst, const OmniTensor *src, const int32_t *rows, int n);
+void omni_cpu_permute (OmniBackend *b, OmniTensor *y, const OmniTensor *x, const int *perm);
 
 /* Checks shared by the ops: programmer errors are g_critical and the op
  * returns without writing. */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Element-wise ops: residual add and the SwiGLU gate. Outputs may alias
- * inputs, so no restrict here. */
+/* Element-wise ops: residual add, the SwiGLU gate and GELU. Outputs may
+ * alias inputs, so no restrict here. */
 #include <math.h>
 #include "cpu-backend.h"
 
@@ -30,6 +30,33 @@ swiglu_task (void *data, int ith, int nth)
   omni_cpu_split (e->n, ith, nth, &i0, &i1);
   for (int64_t i = i0; i < i1; i++)
     e->y[i] = omni_cpu_silu (e->a[i]) * e->c[i];
+}
+
+/* gelu(x) = 0.5 x (1 + erf(x / sqrt 2)), torch's exact form. */
+static void
+gelu_erf_task (void *data, int ith, int nth)
+{
+  BinaryCtx *e = data;
+  int64_t i0, i1;
+
+  omni_cpu_split (e->n, ith, nth, &i0, &i1);
+  for (int64_t i = i0; i < i1; i++)
+    e->y[i] = 0.5f * e->a[i] * (1.0f + erff (e->a[i] * (float) M_SQRT1_2));
+}
+
+/* torch's approximate='tanh': 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))). */
+static void
+gelu_tanh_task (void *data, int ith, int nth)
+{
+  BinaryCtx *e = data;
+  const float beta = (float) (M_SQRT2 * M_2_SQRTPI * 0.5), kappa = 0.044715f;
+  int64_t i0, i1;
+
+  omni_cpu_split (e->n, ith, nth, &i0, &i1);
+  for (int64_t i = i0; i < i1; i++) {
+    float x = e->a[i];
+    e->y[i] = 0.5f * x * (1.0f + tanhf (beta * (x + kappa * (x * x * x))));
+  }
 }
 
 static gboolean
@@ -72,4 +99,11 @@ void
 omni_cpu_swiglu (OmniBackend *b, OmniTensor *y, const OmniTensor *gate, const OmniTensor *up)
 {
   run_binary (b, "swiglu", y, gate, up, swiglu_task, 20);
+}
+
+void
+omni_cpu_gelu (OmniBackend *b, OmniTensor *y, const OmniTensor *x, gboolean tanh_approx)
+{
+  /* A unary op: the second input is x again and is not read. */
+  run_binary (b, "gelu", y, x, x, tanh_approx ? gelu_tanh_task : gelu_erf_task, 20);
 }

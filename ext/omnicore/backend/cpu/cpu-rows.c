@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Row gathers: embedding lookup and get_rows. Rows are converted to f32 on
- * the way (exact for F16/BF16), so tables stay in their stored type. */
+/* Row gathers and scatters: embedding lookup, get_rows and set_rows.
+ * Gathered rows are converted to f32 on the way (exact for F16/BF16), so
+ * tables stay in their stored type. */
 #include "cpu-backend.h"
 
 static gboolean
@@ -65,4 +66,25 @@ omni_cpu_get_rows (OmniBackend *b, OmniTensor *dst, const OmniTensor *src, const
       !omni_cpu_check_float_weight (src, "get_rows", "src"))
     return;
   gather_rows_f32 (dst->data, src, rows, n);
+}
+
+/* The scatter twin of get_rows; rows are distinct, so the order of the
+ * copies does not matter. */
+void
+omni_cpu_set_rows (OmniBackend *b, OmniTensor *dst, const OmniTensor *src, const int32_t *rows, int n)
+{
+  int64_t width;
+  size_t row_bytes;
+
+  g_return_if_fail (dst != NULL && src != NULL && dst->data != NULL && src->data != NULL && n >= 0);
+  width = src->shape[src->n_dims - 1];
+  g_return_if_fail (omni_tensor_rows (src) == n && dst->shape[dst->n_dims - 1] == width);
+  g_return_if_fail (dst->dtype == src->dtype && dst->data != src->data);
+  if (!check_ids (rows, n, omni_tensor_rows (dst), "set_rows"))
+    return;
+
+  row_bytes = width * omni_dtype_size (src->dtype);
+  for (int i = 0; i < n; i++)
+    memcpy ((uint8_t *) dst->data + rows[i] * row_bytes, (const uint8_t *) src->data + i * row_bytes,
+            row_bytes);
 }

@@ -267,6 +267,11 @@ static const OmniBackendOps cuda_ops = {
   .moe_experts = omni_cuda_moe_experts,
   .get_rows = omni_cuda_get_rows,
   .conv = omni_cuda_conv,
+  .layernorm = omni_cuda_layernorm,
+  .gelu = omni_cuda_gelu,
+  .attention_segments = omni_cuda_attention_segments,
+  .set_rows = omni_cuda_set_rows,
+  .permute = omni_cuda_permute,
   .step_begin = omni_cuda_step_begin,
   .step_end = omni_cuda_step_end,
 };

@@ -151,5 +151,12 @@ void omni_cuda_moe_experts (OmniBackend *b, OmniTensor *y, const OmniTensor *x, 
                             const OmniTensor *down, int n_experts);
 void omni_cuda_conv (OmniBackend *b, OmniTensor *y, const OmniTensor *x, const OmniTensor *w,
                      const OmniTensor *bias, const OmniConvParams *p);
+void omni_cuda_layernorm (OmniBackend *b, OmniTensor *y, const OmniTensor *x, const OmniTensor *w,
+                          const OmniTensor *bias, float eps);
+void omni_cuda_gelu (OmniBackend *b, OmniTensor *y, const OmniTensor *x, gboolean tanh_approx);
+void omni_cuda_set_rows (OmniBackend *b, OmniTensor *dst, const OmniTensor *src, const int32_t *rows, int n);
+void omni_cuda_permute (OmniBackend *b, OmniTensor *y, const OmniTensor *x, const int *perm);
+void omni_cuda_attention_segments (OmniBackend *b, OmniTensor *out, const OmniTensor *q, const OmniTensor *k,
+                                   const OmniTensor *v, const int32_t *cu_seqlens, int n_segs, float scale);
 
 #endif /* OMNI_CUDA_BACKEND_H */
