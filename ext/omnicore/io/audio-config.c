@@ -29,98 +29,47 @@ static const AudioDefaults asr_defaults = {    /* original Qwen3-ASR (qwen_asr) 
 /* Tokens of a full chunk: transformers hard-codes 13 (100 frames). */
 #define FULL_CHUNK_TOKENS 13
 
-typedef struct {
-  const char *path;
-  const char *kp;       /* key prefix of the object being read, for messages */
-  GError **error;
-} Ctx;
-
-static gboolean bad (Ctx *c, OmniErrorCode code, const char *key, const char *fmt, ...)
-  G_GNUC_PRINTF (4, 5);
-
+/* An integer in [lo, hi], @def when absent: every audio key is optional. */
 static gboolean
-bad (Ctx *c, OmniErrorCode code, const char *key, const char *fmt, ...)
+get_int (OmniJsonCtx *c, JsonObject *o, const char *key, int def, int lo, int hi, int *out)
 {
-  va_list ap;
-  va_start (ap, fmt);
-  g_autofree char *what = g_strdup_vprintf (fmt, ap);
-  va_end (ap);
-  g_set_error (c->error, OMNI_ERROR, code, "%s: \"%s%s\": %s", c->path, c->kp, key, what);
-  return FALSE;
-}
-
-/* The member @key, or NULL when absent or JSON null. */
-static JsonNode *
-member (JsonObject *o, const char *key)
-{
-  JsonNode *n = o ? json_object_get_member (o, key) : NULL;
-  return n && !JSON_NODE_HOLDS_NULL (n) ? n : NULL;
-}
-
-/* An integer in [lo, hi], @def when absent. */
-static gboolean
-get_int (Ctx *c, JsonObject *o, const char *key, int def, int lo, int hi, int *out)
-{
-  JsonNode *n = member (o, key);
-  *out = def;
-  if (n == NULL)
-    return TRUE;
-  if (!JSON_NODE_HOLDS_VALUE (n) || json_node_get_value_type (n) != G_TYPE_INT64)
-    return bad (c, OMNI_ERROR_FORMAT, key, "expected an integer");
-  gint64 v = json_node_get_int (n);
-  if (v < lo || v > hi)
-    return bad (c, OMNI_ERROR_FORMAT, key, "%" G_GINT64_FORMAT " is out of range, expected %d..%d",
-                v, lo, hi);
-  *out = (int) v;
-  return TRUE;
+  return omni_json_get_int (c, o, key, FALSE, def, lo, hi, out);
 }
 
 /* A token id, @def (-1: none) when absent. */
 static gboolean
-get_id (Ctx *c, JsonObject *o, const char *key, int def, int *out)
+get_id (OmniJsonCtx *c, JsonObject *o, const char *key, int def, int *out)
 {
   return get_int (c, o, key, def, 0, G_MAXINT - 1, out);
-}
-
-static gboolean
-get_object (Ctx *c, JsonObject *o, const char *key, JsonObject **out)
-{
-  JsonNode *n = member (o, key);
-  *out = NULL;
-  if (n == NULL)
-    return TRUE;
-  if (!JSON_NODE_HOLDS_OBJECT (n))
-    return bad (c, OMNI_ERROR_FORMAT, key, "expected a JSON object");
-  *out = json_node_get_object (n);
-  return TRUE;
 }
 
 /* activation_function must be "gelu" (exact erf GELU) and scale_embedding
  * false: transformers builds embed_scale from it but never applies it, and no
  * released checkpoint sets it, so a true value means a model we do not know. */
 static gboolean
-check_options (Ctx *c, JsonObject *a)
+check_options (OmniJsonCtx *c, JsonObject *a)
 {
-  JsonNode *n = member (a, "activation_function");
+  JsonNode *n = omni_json_member (a, "activation_function");
   if (n) {
     const char *s = JSON_NODE_HOLDS_VALUE (n) && json_node_get_value_type (n) == G_TYPE_STRING
                         ? json_node_get_string (n) : NULL;
     if (s == NULL)
-      return bad (c, OMNI_ERROR_FORMAT, "activation_function", "expected a string");
+      return omni_json_bad (c, OMNI_ERROR_FORMAT, "activation_function", "expected a string");
     if (strcmp (s, "gelu") != 0)
-      return bad (c, OMNI_ERROR_UNSUPPORTED, "activation_function",
-                  "\"%s\" is not supported, expected \"gelu\"", s);
+      return omni_json_bad (c, OMNI_ERROR_UNSUPPORTED, "activation_function",
+                            "\"%s\" is not supported, expected \"gelu\"", s);
   }
-  n = member (a, "scale_embedding");
-  if (n && (!JSON_NODE_HOLDS_VALUE (n) || json_node_get_value_type (n) != G_TYPE_BOOLEAN))
-    return bad (c, OMNI_ERROR_FORMAT, "scale_embedding", "expected true or false");
-  if (n && json_node_get_boolean (n))
-    return bad (c, OMNI_ERROR_UNSUPPORTED, "scale_embedding", "true is not supported, expected false");
+  gboolean scale;
+  if (!omni_json_get_bool (c, a, "scale_embedding", FALSE, &scale))
+    return FALSE;
+  if (scale)
+    return omni_json_bad (c, OMNI_ERROR_UNSUPPORTED, "scale_embedding",
+                          "true is not supported, expected false");
   return TRUE;
 }
 
 static gboolean
-parse_sizes (Ctx *c, JsonObject *a, const AudioDefaults *d, OmniAudioConfig *cfg)
+parse_sizes (OmniJsonCtx *c, JsonObject *a, const AudioDefaults *d, OmniAudioConfig *cfg)
 {
   if (!get_int (c, a, "num_mel_bins", d->mel, 1, 1024, &cfg->num_mel_bins)
       || !get_int (c, a, "d_model", d->d_model, 4, 1 << 16, &cfg->d_model)
@@ -130,25 +79,28 @@ parse_sizes (Ctx *c, JsonObject *a, const AudioDefaults *d, OmniAudioConfig *cfg
       || !get_int (c, a, "n_window", d->n_window, 1, 1 << 16, &cfg->n_window)
       || !get_int (c, a, "n_window_infer", d->n_window_infer, 1, 1 << 24, &cfg->n_window_infer)
       || !get_int (c, a, "downsample_hidden_size", d->downsample, 1, 1 << 16,
-                   &cfg->downsample_hidden_size)
+                 &cfg->downsample_hidden_size)
       || !get_int (c, a, "output_dim", d->output_dim, 1, 1 << 20, &cfg->output_dim)
       || !get_int (c, a, d->max_positions_key, d->max_positions, 1, 1 << 24, &cfg->max_positions)
       || !get_int (c, a, "conv_chunksize", d->conv_chunksize, 1, 1 << 20, &cfg->conv_chunksize))
     return FALSE;
   if (cfg->d_model % 2 || cfg->d_model % cfg->encoder_attention_heads)
-    return bad (c, OMNI_ERROR_FORMAT, "d_model", "%d must be even and a multiple of "
-                "encoder_attention_heads (%d)", cfg->d_model, cfg->encoder_attention_heads);
+    return omni_json_bad (c, OMNI_ERROR_FORMAT, "d_model", "%d must be even and a multiple of "
+                          "encoder_attention_heads (%d)", cfg->d_model,
+                          cfg->encoder_attention_heads);
   if (omni_audio_config_chunk_tokens (2 * cfg->n_window) != FULL_CHUNK_TOKENS)
-    return bad (c, OMNI_ERROR_UNSUPPORTED, "n_window", "%d gives %d tokens per chunk of %d frames; "
-                "the models count %d", cfg->n_window,
-                omni_audio_config_chunk_tokens (2 * cfg->n_window), 2 * cfg->n_window,
-                FULL_CHUNK_TOKENS);
+    return omni_json_bad (c, OMNI_ERROR_UNSUPPORTED, "n_window",
+                          "%d gives %d tokens per chunk of %d frames; the models count %d",
+                          cfg->n_window, omni_audio_config_chunk_tokens (2 * cfg->n_window),
+                          2 * cfg->n_window, FULL_CHUNK_TOKENS);
   if (cfg->n_window_infer < 2 * cfg->n_window)
-    return bad (c, OMNI_ERROR_FORMAT, "n_window_infer", "%d is less than one chunk (2 n_window = %d)",
-                cfg->n_window_infer, 2 * cfg->n_window);
+    return omni_json_bad (c, OMNI_ERROR_FORMAT, "n_window_infer",
+                          "%d is less than one chunk (2 n_window = %d)", cfg->n_window_infer,
+                          2 * cfg->n_window);
   if (cfg->max_positions < FULL_CHUNK_TOKENS)
-    return bad (c, OMNI_ERROR_FORMAT, d->max_positions_key, "%d is less than the %d positions of "
-                "one chunk", cfg->max_positions, FULL_CHUNK_TOKENS);
+    return omni_json_bad (c, OMNI_ERROR_FORMAT, d->max_positions_key,
+                          "%d is less than the %d positions of one chunk", cfg->max_positions,
+                          FULL_CHUNK_TOKENS);
   return check_options (c, a);
 }
 
@@ -164,7 +116,7 @@ static gboolean
 is_asr (JsonObject *root)
 {
   const char *mt = omni_json_get_string (root, "model_type");
-  JsonNode *n = member (root, "architectures");
+  JsonNode *n = omni_json_member (root, "architectures");
   const char *arch = NULL;
 
   if (n && JSON_NODE_HOLDS_ARRAY (n) && json_array_get_length (json_node_get_array (n)) > 0)
@@ -175,18 +127,18 @@ is_asr (JsonObject *root)
 /* Finds the audio_config (its key path in @audio_kp) and the object holding
  * the token ids, and fills the layout and tensor names. */
 static gboolean
-locate (Ctx *c, JsonObject *root, OmniAudioConfig *cfg, JsonObject **audio, JsonObject **ids,
-        const AudioDefaults **d, const char **audio_kp)
+locate (OmniJsonCtx *c, JsonObject *root, OmniAudioConfig *cfg, JsonObject **audio,
+        JsonObject **ids, const AudioDefaults **d, const char **audio_kp)
 {
   JsonObject *thinker;
   const char *mt = omni_json_get_string (root, "model_type");
 
-  if (!get_object (c, root, "thinker_config", &thinker))
+  if (!omni_json_get_object (c, root, "thinker_config", &thinker))
     return FALSE;
   if (thinker) {
     gboolean asr = is_asr (root);
     c->kp = "thinker_config.";
-    if (!get_object (c, thinker, "audio_config", audio))
+    if (!omni_json_get_object (c, thinker, "audio_config", audio))
       return FALSE;
     *ids = thinker;
     *audio_kp = "thinker_config.audio_config.";
@@ -194,7 +146,7 @@ locate (Ctx *c, JsonObject *root, OmniAudioConfig *cfg, JsonObject **audio, Json
     *d = asr ? &asr_defaults : &omni_defaults;
     set_names (cfg, "thinker.audio_tower.", "thinker.audio_tower.proj1", "thinker.audio_tower.proj2");
   } else {
-    if (!get_object (c, root, "audio_config", audio))
+    if (!omni_json_get_object (c, root, "audio_config", audio))
       return FALSE;
     *ids = root;
     *audio_kp = "audio_config.";
@@ -225,7 +177,7 @@ locate (Ctx *c, JsonObject *root, OmniAudioConfig *cfg, JsonObject **audio, Json
 
 /* Audio tower model types of other families (a different encoder design). */
 static gboolean
-check_audio_type (Ctx *c, JsonObject *audio)
+check_audio_type (OmniJsonCtx *c, JsonObject *audio)
 {
   const char *t = omni_json_get_string (audio, "model_type");
   static const char *const foreign[] = { "qwen2_5_omni_audio_encoder", "qwen2_audio_encoder",
@@ -233,12 +185,13 @@ check_audio_type (Ctx *c, JsonObject *audio)
 
   for (gsize i = 0; t && i < G_N_ELEMENTS (foreign); i++)
     if (strcmp (t, foreign[i]) == 0)
-      return bad (c, OMNI_ERROR_UNSUPPORTED, "model_type", "\"%s\" is not a Qwen3 AuT encoder", t);
+      return omni_json_bad (c, OMNI_ERROR_UNSUPPORTED, "model_type",
+                            "\"%s\" is not a Qwen3 AuT encoder", t);
   return TRUE;
 }
 
 static gboolean
-parse_root (Ctx *c, JsonObject *root, OmniAudioConfig *cfg)
+parse_root (OmniJsonCtx *c, JsonObject *root, OmniAudioConfig *cfg)
 {
   JsonObject *audio = NULL, *ids = NULL;
   const AudioDefaults *d = NULL;
@@ -263,7 +216,7 @@ omni_audio_config_parse (const char *name, const char *json, gssize len, OmniAud
                          GError **error)
 {
   g_autoptr (JsonParser) parser = omni_json_parser_new_strict ();
-  Ctx c = { name, "", error };
+  OmniJsonCtx c = { name, "", error };
 
   if (!omni_json_parser_load (parser, name, json, len, error))
     return FALSE;

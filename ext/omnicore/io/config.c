@@ -71,112 +71,10 @@ omni_text_config_supported (void)
          "Qwen3OmniMoeThinkerForConditionalGeneration, Qwen3ASRForConditionalGeneration";
 }
 
-/* One parse: the file, the key prefix of the object being read (for
- * messages) and the error slot. */
-typedef struct {
-  const char *path;
-  const char *kp;
-  GError **error;
-} Ctx;
-
 static gboolean
-bad (Ctx *c, OmniErrorCode code, const char *key, const char *fmt, ...) G_GNUC_PRINTF (4, 5);
-
-static gboolean
-bad (Ctx *c, OmniErrorCode code, const char *key, const char *fmt, ...)
+positive (OmniJsonCtx *c, const char *key, double v)
 {
-  va_list ap;
-  va_start (ap, fmt);
-  char *what = g_strdup_vprintf (fmt, ap);
-  va_end (ap);
-  g_set_error (c->error, OMNI_ERROR, code, "%s: \"%s%s\": %s", c->path, c->kp, key, what);
-  g_free (what);
-  return FALSE;
-}
-
-/* The member @key, or NULL when absent or JSON null (both mean "default"). */
-static JsonNode *
-member (JsonObject *o, const char *key)
-{
-  JsonNode *n = json_object_get_member (o, key);
-  return n && !JSON_NODE_HOLDS_NULL (n) ? n : NULL;
-}
-
-static gboolean
-get_int (Ctx *c, JsonObject *o, const char *key, gboolean required, int64_t def, int64_t *out)
-{
-  JsonNode *n = member (o, key);
-  if (n == NULL) {
-    *out = def;
-    return !required || bad (c, OMNI_ERROR_FORMAT, key, "missing; expected an integer");
-  }
-  if (!JSON_NODE_HOLDS_VALUE (n) || json_node_get_value_type (n) != G_TYPE_INT64)
-    return bad (c, OMNI_ERROR_FORMAT, key, "expected an integer");
-  *out = json_node_get_int (n);
-  return TRUE;
-}
-
-/* An int in [lo, hi] stored into an int field. */
-static gboolean
-get_int_range (Ctx *c, JsonObject *o, const char *key, gboolean required, int64_t def,
-               int64_t lo, int64_t hi, int *out)
-{
-  int64_t v;
-  if (!get_int (c, o, key, required, def, &v))
-    return FALSE;
-  if (v < lo || v > hi)
-    return bad (c, OMNI_ERROR_FORMAT, key, "%" G_GINT64_FORMAT " is out of range, expected "
-                "%" G_GINT64_FORMAT "..%" G_GINT64_FORMAT, v, lo, hi);
-  *out = (int) v;
-  return TRUE;
-}
-
-static gboolean
-get_double (Ctx *c, JsonObject *o, const char *key, double def, double *out)
-{
-  JsonNode *n = member (o, key);
-  *out = def;
-  if (n == NULL)
-    return TRUE;
-  GType t = JSON_NODE_HOLDS_VALUE (n) ? json_node_get_value_type (n) : G_TYPE_INVALID;
-  if (t != G_TYPE_INT64 && t != G_TYPE_DOUBLE)
-    return bad (c, OMNI_ERROR_FORMAT, key, "expected a number");
-  *out = json_node_get_double (n);
-  if (!isfinite (*out))
-    return bad (c, OMNI_ERROR_FORMAT, key, "expected a finite number");
-  return TRUE;
-}
-
-static gboolean
-get_bool (Ctx *c, JsonObject *o, const char *key, gboolean def, gboolean *out)
-{
-  JsonNode *n = member (o, key);
-  *out = def;
-  if (n == NULL)
-    return TRUE;
-  if (!JSON_NODE_HOLDS_VALUE (n) || json_node_get_value_type (n) != G_TYPE_BOOLEAN)
-    return bad (c, OMNI_ERROR_FORMAT, key, "expected true or false");
-  *out = json_node_get_boolean (n);
-  return TRUE;
-}
-
-static gboolean
-get_object (Ctx *c, JsonObject *o, const char *key, JsonObject **out)
-{
-  JsonNode *n = member (o, key);
-  *out = NULL;
-  if (n == NULL)
-    return TRUE;
-  if (!JSON_NODE_HOLDS_OBJECT (n))
-    return bad (c, OMNI_ERROR_FORMAT, key, "expected a JSON object");
-  *out = json_node_get_object (n);
-  return TRUE;
-}
-
-static gboolean
-positive (Ctx *c, const char *key, double v)
-{
-  return v > 0 || bad (c, OMNI_ERROR_FORMAT, key, "%g is out of range, expected > 0", v);
+  return v > 0 || omni_json_bad (c, OMNI_ERROR_FORMAT, key, "%g is out of range, expected > 0", v);
 }
 
 /* The entry for @name; where one architecture has two layouts, the one
@@ -200,9 +98,9 @@ find_arch (const char *name, JsonObject *root)
 
 /* architectures[0], or the architecture of the top-level model_type. */
 static const ArchInfo *
-resolve_arch (Ctx *c, JsonObject *root)
+resolve_arch (OmniJsonCtx *c, JsonObject *root)
 {
-  JsonNode *n = member (root, "architectures");
+  JsonNode *n = omni_json_member (root, "architectures");
   const char *name = NULL;
   if (n && JSON_NODE_HOLDS_ARRAY (n) && json_array_get_length (json_node_get_array (n)) > 0) {
     JsonNode *e = json_array_get_element (json_node_get_array (n), 0);
@@ -222,7 +120,7 @@ resolve_arch (Ctx *c, JsonObject *root)
     }
   }
   if (name == NULL) {
-    bad (c, OMNI_ERROR_FORMAT, "architectures", "expected a non-empty array of strings");
+    omni_json_bad (c, OMNI_ERROR_FORMAT, "architectures", "expected a non-empty array of strings");
     return NULL;
   }
   const ArchInfo *a = find_arch (name, root);
@@ -245,26 +143,26 @@ is_known_unsupported_rope (const char *type)
 }
 
 static gboolean
-parse_mrope_section (Ctx *c, JsonObject *rp, OmniTextConfig *cfg)
+parse_mrope_section (OmniJsonCtx *c, JsonObject *rp, OmniTextConfig *cfg)
 {
-  JsonNode *n = member (rp, "mrope_section");
+  JsonNode *n = omni_json_member (rp, "mrope_section");
   if (n == NULL)
     return TRUE;
   JsonArray *a = JSON_NODE_HOLDS_ARRAY (n) ? json_node_get_array (n) : NULL;
   if (a == NULL || json_array_get_length (a) != 3)
-    return bad (c, OMNI_ERROR_FORMAT, "mrope_section", "expected an array of 3 integers");
+    return omni_json_bad (c, OMNI_ERROR_FORMAT, "mrope_section", "expected an array of 3 integers");
   int sum = 0;
   for (guint i = 0; i < 3; i++) {
     JsonNode *e = json_array_get_element (a, i);
     if (!JSON_NODE_HOLDS_VALUE (e) || json_node_get_value_type (e) != G_TYPE_INT64
         || json_node_get_int (e) < 0 || json_node_get_int (e) > 4096)
-      return bad (c, OMNI_ERROR_FORMAT, "mrope_section", "expected 3 integers >= 0");
+      return omni_json_bad (c, OMNI_ERROR_FORMAT, "mrope_section", "expected 3 integers >= 0");
     cfg->mrope_section[i] = (int) json_node_get_int (e);
     sum += cfg->mrope_section[i];
   }
   if (sum != cfg->head_dim / 2)
-    return bad (c, OMNI_ERROR_FORMAT, "mrope_section", "sums to %d, expected head_dim / 2 = %d",
-                sum, cfg->head_dim / 2);
+    return omni_json_bad (c, OMNI_ERROR_FORMAT, "mrope_section",
+                          "sums to %d, expected head_dim / 2 = %d", sum, cfg->head_dim / 2);
   return TRUE;
 }
 
@@ -276,27 +174,28 @@ yarn_mscale (double scale, double m)
 }
 
 static gboolean
-parse_yarn (Ctx *c, Ctx *outer, JsonObject *top, JsonObject *rp, OmniTextConfig *cfg)
+parse_yarn (OmniJsonCtx *c, OmniJsonCtx *outer, JsonObject *top, JsonObject *rp,
+            OmniTextConfig *cfg)
 {
   double orig, mscale, mscale_all, attn;
   /* a top-level original_max_position_embeddings wins (transformers' Phi3 rule) */
-  gboolean top_wins = member (top, "original_max_position_embeddings") != NULL;
-  Ctx *oc = top_wins ? outer : c;
-  if (!get_double (oc, top_wins ? top : rp, "original_max_position_embeddings",
-                   cfg->max_position_embeddings, &orig))
+  gboolean top_wins = omni_json_member (top, "original_max_position_embeddings") != NULL;
+  OmniJsonCtx *oc = top_wins ? outer : c;
+  if (!omni_json_get_double (oc, top_wins ? top : rp, "original_max_position_embeddings",
+                             cfg->max_position_embeddings, &orig))
     return FALSE;
   if (orig < 1 || orig > G_MAXINT)
-    return bad (oc, OMNI_ERROR_FORMAT, "original_max_position_embeddings",
-                "%g is out of range, expected 1..%d", orig, G_MAXINT);
+    return omni_json_bad (oc, OMNI_ERROR_FORMAT, "original_max_position_embeddings",
+                          "%g is out of range, expected 1..%d", orig, G_MAXINT);
   cfg->rope_original_max_pos = (int) orig;
-  if (member (rp, "factor") == NULL)
+  if (omni_json_member (rp, "factor") == NULL)
     cfg->rope_factor = cfg->max_position_embeddings / orig;
-  if (!get_double (c, rp, "beta_fast", 32, &cfg->yarn_beta_fast)
-      || !get_double (c, rp, "beta_slow", 1, &cfg->yarn_beta_slow)
-      || !get_double (c, rp, "mscale", 0, &mscale)
-      || !get_double (c, rp, "mscale_all_dim", 0, &mscale_all)
-      || !get_double (c, rp, "attention_factor", 0, &attn)
-      || !get_bool (c, rp, "truncate", TRUE, &cfg->yarn_truncate))
+  if (!omni_json_get_double (c, rp, "beta_fast", 32, &cfg->yarn_beta_fast)
+      || !omni_json_get_double (c, rp, "beta_slow", 1, &cfg->yarn_beta_slow)
+      || !omni_json_get_double (c, rp, "mscale", 0, &mscale)
+      || !omni_json_get_double (c, rp, "mscale_all_dim", 0, &mscale_all)
+      || !omni_json_get_double (c, rp, "attention_factor", 0, &attn)
+      || !omni_json_get_bool (c, rp, "truncate", TRUE, &cfg->yarn_truncate))
     return FALSE;
   /* transformers treats 0 like absent here ("x or 32") */
   if (cfg->yarn_beta_fast == 0)
@@ -304,7 +203,8 @@ parse_yarn (Ctx *c, Ctx *outer, JsonObject *top, JsonObject *rp, OmniTextConfig 
   if (cfg->yarn_beta_slow == 0)
     cfg->yarn_beta_slow = 1;
   if (attn < 0)
-    return bad (c, OMNI_ERROR_FORMAT, "attention_factor", "%g is out of range, expected >= 0", attn);
+    return omni_json_bad (c, OMNI_ERROR_FORMAT, "attention_factor",
+                          "%g is out of range, expected >= 0", attn);
   if (attn == 0)
     attn = mscale != 0 && mscale_all != 0
            ? yarn_mscale (cfg->rope_factor, mscale) / yarn_mscale (cfg->rope_factor, mscale_all)
@@ -317,14 +217,15 @@ parse_yarn (Ctx *c, Ctx *outer, JsonObject *top, JsonObject *rp, OmniTextConfig 
  * rope_scaling wins over rope_parameters, a theta inside the dict wins over
  * the top-level rope_theta, as in transformers' standardization. */
 static gboolean
-parse_rope (Ctx *c, JsonObject *o, const ArchInfo *a, OmniTextConfig *cfg)
+parse_rope (OmniJsonCtx *c, JsonObject *o, const ArchInfo *a, OmniTextConfig *cfg)
 {
   JsonObject *scaling, *params, *rp;
-  if (!get_object (c, o, "rope_scaling", &scaling) || !get_object (c, o, "rope_parameters", &params))
+  if (!omni_json_get_object (c, o, "rope_scaling", &scaling)
+      || !omni_json_get_object (c, o, "rope_parameters", &params))
     return FALSE;
   rp = scaling && json_object_get_size (scaling) > 0 ? scaling : params;
   char *kp = g_strconcat (c->kp, rp == scaling ? "rope_scaling." : "rope_parameters.", NULL);
-  Ctx rc = { c->path, kp, c->error };
+  OmniJsonCtx rc = { c->path, kp, c->error };
   gboolean ok = FALSE;
   JsonObject *nested = NULL;
   double top_theta;
@@ -334,7 +235,7 @@ parse_rope (Ctx *c, JsonObject *o, const ArchInfo *a, OmniTextConfig *cfg)
   cfg->yarn_beta_fast = 32;
   cfg->yarn_beta_slow = 1;
   cfg->yarn_truncate = TRUE;
-  if (!get_double (c, o, "rope_theta", a->theta, &top_theta))
+  if (!omni_json_get_double (c, o, "rope_theta", a->theta, &top_theta))
     goto out;
   cfg->rope_theta = top_theta;
   if (rp == NULL) {
@@ -342,14 +243,14 @@ parse_rope (Ctx *c, JsonObject *o, const ArchInfo *a, OmniTextConfig *cfg)
     goto out;
   }
   /* a dict nested by layer type; Qwen3 has only full-attention layers */
-  if (!get_object (&rc, rp, "full_attention", &nested))
+  if (!omni_json_get_object (&rc, rp, "full_attention", &nested))
     goto out;
   rp = nested ? nested : rp;
   const char *type = omni_json_get_string (rp, "rope_type");
   if (type == NULL)
     type = omni_json_get_string (rp, "type");
-  if (member (rp, "rope_type") && omni_json_get_string (rp, "rope_type") == NULL) {
-    bad (&rc, OMNI_ERROR_FORMAT, "rope_type", "expected a string");
+  if (omni_json_member (rp, "rope_type") && omni_json_get_string (rp, "rope_type") == NULL) {
+    omni_json_bad (&rc, OMNI_ERROR_FORMAT, "rope_type", "expected a string");
     goto out;
   }
   if (type == NULL || strcmp (type, "default") == 0 || strcmp (type, "mrope") == 0)
@@ -359,25 +260,28 @@ parse_rope (Ctx *c, JsonObject *o, const ArchInfo *a, OmniTextConfig *cfg)
   else if (strcmp (type, "yarn") == 0)
     cfg->rope_type = OMNI_ROPE_YARN;
   else {
-    bad (&rc, is_known_unsupported_rope (type) ? OMNI_ERROR_UNSUPPORTED : OMNI_ERROR_FORMAT,
-         "rope_type", "\"%s\" is not supported, expected \"default\", \"linear\" or \"yarn\"", type);
+    omni_json_bad (&rc,
+                   is_known_unsupported_rope (type) ? OMNI_ERROR_UNSUPPORTED : OMNI_ERROR_FORMAT,
+                   "rope_type",
+                   "\"%s\" is not supported, expected \"default\", \"linear\" or \"yarn\"", type);
     goto out;
   }
   double prf;
-  if (!get_double (&rc, rp, "rope_theta", top_theta, &cfg->rope_theta)
+  if (!omni_json_get_double (&rc, rp, "rope_theta", top_theta, &cfg->rope_theta)
       || !positive (&rc, "rope_theta", cfg->rope_theta)
-      || !get_double (&rc, rp, "partial_rotary_factor", 1.0, &prf))
+      || !omni_json_get_double (&rc, rp, "partial_rotary_factor", 1.0, &prf))
     goto out;
   if (prf != 1.0) {
-    bad (&rc, OMNI_ERROR_UNSUPPORTED, "partial_rotary_factor", "%g is not supported, expected 1", prf);
+    omni_json_bad (&rc, OMNI_ERROR_UNSUPPORTED, "partial_rotary_factor",
+                   "%g is not supported, expected 1", prf);
     goto out;
   }
   if (cfg->rope_type != OMNI_ROPE_DEFAULT) {
-    if (cfg->rope_type == OMNI_ROPE_LINEAR && member (rp, "factor") == NULL) {
-      bad (&rc, OMNI_ERROR_FORMAT, "factor", "missing; linear RoPE needs a factor > 0");
+    if (cfg->rope_type == OMNI_ROPE_LINEAR && omni_json_member (rp, "factor") == NULL) {
+      omni_json_bad (&rc, OMNI_ERROR_FORMAT, "factor", "missing; linear RoPE needs a factor > 0");
       goto out;
     }
-    if (!get_double (&rc, rp, "factor", 1.0, &cfg->rope_factor)
+    if (!omni_json_get_double (&rc, rp, "factor", 1.0, &cfg->rope_factor)
         || !positive (&rc, "factor", cfg->rope_factor))
       goto out;
   }
@@ -385,8 +289,8 @@ parse_rope (Ctx *c, JsonObject *o, const ArchInfo *a, OmniTextConfig *cfg)
     goto out;
   /* "interleaved" is the Qwen3-Omni spelling of "mrope_interleaved" */
   gboolean il;
-  ok = get_bool (&rc, rp, "interleaved", FALSE, &il)
-       && get_bool (&rc, rp, "mrope_interleaved", il, &cfg->mrope_interleaved)
+  ok = omni_json_get_bool (&rc, rp, "interleaved", FALSE, &il)
+       && omni_json_get_bool (&rc, rp, "mrope_interleaved", il, &cfg->mrope_interleaved)
        && parse_mrope_section (&rc, rp, cfg);
 out:
   g_free (kp);
@@ -394,24 +298,25 @@ out:
 }
 
 static gboolean
-parse_moe (Ctx *c, JsonObject *o, const ArchInfo *a, OmniTextConfig *cfg)
+parse_moe (OmniJsonCtx *c, JsonObject *o, const ArchInfo *a, OmniTextConfig *cfg)
 {
   /* transformers maps num_experts onto num_local_experts when saving MoE configs */
-  const char *ekey = member (o, "num_experts") ? "num_experts" : "num_local_experts";
-  if (!get_int_range (c, o, ekey, TRUE, 0, 0, 4096, &cfg->num_experts))
+  const char *ekey = omni_json_member (o, "num_experts") ? "num_experts" : "num_local_experts";
+  if (!omni_json_get_int (c, o, ekey, TRUE, 0, 0, 4096, &cfg->num_experts))
     return FALSE;
   if (cfg->num_experts == 0)
     return TRUE;
-  if (!get_int_range (c, o, "num_experts_per_tok", TRUE, 0, 1, 4096, &cfg->num_experts_per_tok)
-      || !get_int_range (c, o, "moe_intermediate_size", TRUE, 0, 1, 1 << 22,
-                         &cfg->moe_intermediate_size)
-      || !get_int_range (c, o, "decoder_sparse_step", FALSE, 1, 1, OMNI_MAX_LAYERS,
-                         &cfg->decoder_sparse_step)
-      || !get_bool (c, o, "norm_topk_prob", a->norm_topk, &cfg->norm_topk_prob))
+  if (!omni_json_get_int (c, o, "num_experts_per_tok", TRUE, 0, 1, 4096, &cfg->num_experts_per_tok)
+      || !omni_json_get_int (c, o, "moe_intermediate_size", TRUE, 0, 1, 1 << 22,
+                             &cfg->moe_intermediate_size)
+      || !omni_json_get_int (c, o, "decoder_sparse_step", FALSE, 1, 1, OMNI_MAX_LAYERS,
+                             &cfg->decoder_sparse_step)
+      || !omni_json_get_bool (c, o, "norm_topk_prob", a->norm_topk, &cfg->norm_topk_prob))
     return FALSE;
   if (cfg->num_experts_per_tok > cfg->num_experts)
-    return bad (c, OMNI_ERROR_FORMAT, "num_experts_per_tok", "%d is out of range, expected "
-                "<= %s = %d", cfg->num_experts_per_tok, ekey, cfg->num_experts);
+    return omni_json_bad (c, OMNI_ERROR_FORMAT, "num_experts_per_tok",
+                          "%d is out of range, expected <= %s = %d", cfg->num_experts_per_tok,
+                          ekey, cfg->num_experts);
   if (a->norm_topk_forced)
     cfg->norm_topk_prob = TRUE;
   return TRUE;
@@ -419,21 +324,23 @@ parse_moe (Ctx *c, JsonObject *o, const ArchInfo *a, OmniTextConfig *cfg)
 
 /* Fills is_moe_layer from decoder_sparse_step and mlp_only_layers. */
 static gboolean
-parse_moe_layers (Ctx *c, JsonObject *o, OmniTextConfig *cfg)
+parse_moe_layers (OmniJsonCtx *c, JsonObject *o, OmniTextConfig *cfg)
 {
   gboolean dense[OMNI_MAX_LAYERS] = { FALSE };
-  JsonNode *n = member (o, "mlp_only_layers");
+  JsonNode *n = omni_json_member (o, "mlp_only_layers");
   if (n) {
     JsonArray *arr = JSON_NODE_HOLDS_ARRAY (n) ? json_node_get_array (n) : NULL;
     if (arr == NULL)
-      return bad (c, OMNI_ERROR_FORMAT, "mlp_only_layers", "expected an array of layer indices");
+      return omni_json_bad (c, OMNI_ERROR_FORMAT, "mlp_only_layers",
+                            "expected an array of layer indices");
     for (guint i = 0; i < json_array_get_length (arr); i++) {
       JsonNode *e = json_array_get_element (arr, i);
       int64_t v = JSON_NODE_HOLDS_VALUE (e) && json_node_get_value_type (e) == G_TYPE_INT64
                   ? json_node_get_int (e) : -1;
       if (v < 0 || v >= cfg->num_hidden_layers)
-        return bad (c, OMNI_ERROR_FORMAT, "mlp_only_layers", "entry %u is not a layer index "
-                    "in 0..%d", i, cfg->num_hidden_layers - 1);
+        return omni_json_bad (c, OMNI_ERROR_FORMAT, "mlp_only_layers",
+                              "entry %u is not a layer index in 0..%d", i,
+                              cfg->num_hidden_layers - 1);
       dense[v] = TRUE;
     }
   }
@@ -444,84 +351,90 @@ parse_moe_layers (Ctx *c, JsonObject *o, OmniTextConfig *cfg)
     any_dense |= !cfg->is_moe_layer[i];
   }
   if (any_dense && cfg->intermediate_size <= 0)
-    return bad (c, OMNI_ERROR_FORMAT, "intermediate_size", "%d is out of range, expected > 0 "
-                "(dense MLP layers exist)", cfg->intermediate_size);
+    return omni_json_bad (c, OMNI_ERROR_FORMAT, "intermediate_size",
+                          "%d is out of range, expected > 0 (dense MLP layers exist)",
+                          cfg->intermediate_size);
   return TRUE;
 }
 
 /* Features of the decoder that we do not run. */
 static gboolean
-check_unsupported (Ctx *c, JsonObject *o)
+check_unsupported (OmniJsonCtx *c, JsonObject *o)
 {
   const char *act = omni_json_get_string (o, "hidden_act");
   gboolean sliding;
-  if (member (o, "hidden_act") && (act == NULL || strcmp (act, "silu") != 0))
-    return bad (c, OMNI_ERROR_UNSUPPORTED, "hidden_act", "%s%s%s is not supported, expected \"silu\"",
-                act ? "\"" : "", act ? act : "(not a string)", act ? "\"" : "");
-  if (!get_bool (c, o, "use_sliding_window", FALSE, &sliding))
+  if (omni_json_member (o, "hidden_act") && (act == NULL || strcmp (act, "silu") != 0))
+    return omni_json_bad (c, OMNI_ERROR_UNSUPPORTED, "hidden_act",
+                          "%s%s%s is not supported, expected \"silu\"", act ? "\"" : "",
+                          act ? act : "(not a string)", act ? "\"" : "");
+  if (!omni_json_get_bool (c, o, "use_sliding_window", FALSE, &sliding))
     return FALSE;
   if (sliding)
-    return bad (c, OMNI_ERROR_UNSUPPORTED, "use_sliding_window",
-                "sliding-window attention is not supported, expected false");
+    return omni_json_bad (c, OMNI_ERROR_UNSUPPORTED, "use_sliding_window",
+                          "sliding-window attention is not supported, expected false");
   return TRUE;
 }
 
 static gboolean
-parse_shapes (Ctx *c, JsonObject *o, const ArchInfo *a, OmniTextConfig *cfg)
+parse_shapes (OmniJsonCtx *c, JsonObject *o, const ArchInfo *a, OmniTextConfig *cfg)
 {
   int64_t kv, hd;
-  if (!get_int_range (c, o, "vocab_size", TRUE, 0, 1, 1 << 24, &cfg->vocab_size)
-      || !get_int_range (c, o, "hidden_size", TRUE, 0, 1, 1 << 20, &cfg->hidden_size)
-      || !get_int_range (c, o, "intermediate_size", !a->moe, a->intermediate, 0, 1 << 22,
-                         &cfg->intermediate_size)
-      || !get_int_range (c, o, "num_hidden_layers", TRUE, 0, 1, OMNI_MAX_LAYERS,
-                         &cfg->num_hidden_layers)
-      || !get_int_range (c, o, "num_attention_heads", TRUE, 0, 1, 1024, &cfg->num_attention_heads)
-      || !get_int (c, o, "num_key_value_heads", FALSE, a->kv_heads, &kv)
-      || !get_int (c, o, "head_dim", FALSE, a->head_dim, &hd)
-      || !get_int_range (c, o, "max_position_embeddings", FALSE, a->max_pos, 1, G_MAXINT,
-                         &cfg->max_position_embeddings)
-      || !get_double (c, o, "rms_norm_eps", 1e-6, &cfg->rms_norm_eps)
+  if (!omni_json_get_int (c, o, "vocab_size", TRUE, 0, 1, 1 << 24, &cfg->vocab_size)
+      || !omni_json_get_int (c, o, "hidden_size", TRUE, 0, 1, 1 << 20, &cfg->hidden_size)
+      || !omni_json_get_int (c, o, "intermediate_size", !a->moe, a->intermediate, 0, 1 << 22,
+                             &cfg->intermediate_size)
+      || !omni_json_get_int (c, o, "num_hidden_layers", TRUE, 0, 1, OMNI_MAX_LAYERS,
+                             &cfg->num_hidden_layers)
+      || !omni_json_get_int (c, o, "num_attention_heads", TRUE, 0, 1, 1024,
+                             &cfg->num_attention_heads)
+      || !omni_json_get_int64 (c, o, "num_key_value_heads", FALSE, a->kv_heads, &kv)
+      || !omni_json_get_int64 (c, o, "head_dim", FALSE, a->head_dim, &hd)
+      || !omni_json_get_int (c, o, "max_position_embeddings", FALSE, a->max_pos, 1, G_MAXINT,
+                             &cfg->max_position_embeddings)
+      || !omni_json_get_double (c, o, "rms_norm_eps", 1e-6, &cfg->rms_norm_eps)
       || !positive (c, "rms_norm_eps", cfg->rms_norm_eps)
-      || !get_bool (c, o, "attention_bias", FALSE, &cfg->attention_bias))
+      || !omni_json_get_bool (c, o, "attention_bias", FALSE, &cfg->attention_bias))
     return FALSE;
   /* an explicit null means "same as the query heads" */
-  if (json_object_has_member (o, "num_key_value_heads") && member (o, "num_key_value_heads") == NULL)
+  if (json_object_has_member (o, "num_key_value_heads")
+      && omni_json_member (o, "num_key_value_heads") == NULL)
     kv = cfg->num_attention_heads;
   if (kv < 1 || kv > cfg->num_attention_heads || cfg->num_attention_heads % kv != 0)
-    return bad (c, OMNI_ERROR_FORMAT, "num_key_value_heads", "%" G_GINT64_FORMAT " is out of range, "
-                "expected a divisor of num_attention_heads = %d", kv, cfg->num_attention_heads);
+    return omni_json_bad (c, OMNI_ERROR_FORMAT, "num_key_value_heads",
+                          "%" G_GINT64_FORMAT " is out of range, expected a divisor of "
+                          "num_attention_heads = %d", kv, cfg->num_attention_heads);
   cfg->num_key_value_heads = (int) kv;
   if (hd == 0) {
     if (cfg->hidden_size % cfg->num_attention_heads != 0)
-      return bad (c, OMNI_ERROR_FORMAT, "num_attention_heads", "%d does not divide hidden_size = %d "
-                  "and head_dim is absent", cfg->num_attention_heads, cfg->hidden_size);
+      return omni_json_bad (c, OMNI_ERROR_FORMAT, "num_attention_heads",
+                            "%d does not divide hidden_size = %d and head_dim is absent",
+                            cfg->num_attention_heads, cfg->hidden_size);
     hd = cfg->hidden_size / cfg->num_attention_heads;
   }
   if (hd < 2 || hd > 1024 || hd % 2 != 0)
-    return bad (c, OMNI_ERROR_FORMAT, "head_dim", "%" G_GINT64_FORMAT " is out of range, expected "
-                "an even number in 2..1024", hd);
+    return omni_json_bad (c, OMNI_ERROR_FORMAT, "head_dim", "%" G_GINT64_FORMAT " is out of "
+                          "range, expected an even number in 2..1024", hd);
   cfg->head_dim = (int) hd;
   return TRUE;
 }
 
 /* quantization_config of the top level: FP8 block quantization or nothing. */
 static gboolean
-parse_quant (Ctx *c, JsonObject *root, OmniTextConfig *cfg)
+parse_quant (OmniJsonCtx *c, JsonObject *root, OmniTextConfig *cfg)
 {
   JsonObject *q;
-  Ctx qc = { c->path, "quantization_config.", c->error };
-  if (!get_object (&qc, root, "quantization_config", &q))
+  OmniJsonCtx qc = { c->path, "quantization_config.", c->error };
+  if (!omni_json_get_object (&qc, root, "quantization_config", &q))
     return FALSE;
   if (q == NULL)
     return TRUE;
   const char *method = omni_json_get_string (q, "quant_method");
   if (method == NULL || strcmp (method, "fp8") != 0)
-    return bad (&qc, OMNI_ERROR_UNSUPPORTED, "quant_method", "%s%s%s is not supported, expected "
-                "\"fp8\" or no quantization_config", method ? "\"" : "",
-                method ? method : "(missing)", method ? "\"" : "");
+    return omni_json_bad (&qc, OMNI_ERROR_UNSUPPORTED, "quant_method",
+                          "%s%s%s is not supported, expected \"fp8\" or no quantization_config",
+                          method ? "\"" : "", method ? method : "(missing)", method ? "\"" : "");
   g_strlcpy (cfg->quant_method, method, sizeof cfg->quant_method);
-  JsonNode *n = member (q, "weight_block_size");
+  JsonNode *n = omni_json_member (q, "weight_block_size");
   if (n == NULL)
     return TRUE;
   JsonArray *a = JSON_NODE_HOLDS_ARRAY (n) ? json_node_get_array (n) : NULL;
@@ -532,14 +445,16 @@ parse_quant (Ctx *c, JsonObject *root, OmniTextConfig *cfg)
       cfg->fp8_block[i] = (int) json_node_get_int (e);
   }
   if (cfg->fp8_block[0] == 0 || cfg->fp8_block[1] == 0)
-    return bad (&qc, OMNI_ERROR_FORMAT, "weight_block_size", "expected [rows, cols], two integers > 0");
+    return omni_json_bad (&qc, OMNI_ERROR_FORMAT, "weight_block_size",
+                          "expected [rows, cols], two integers > 0");
   return TRUE;
 }
 
 /* Follows @a->text_path from @root; the parent of the text config holds
  * tie_word_embeddings for the nested forms. */
 static gboolean
-find_text (Ctx *c, JsonObject *root, const ArchInfo *a, JsonObject **text, JsonObject **parent)
+find_text (OmniJsonCtx *c, JsonObject *root, const ArchInfo *a, JsonObject **text,
+           JsonObject **parent)
 {
   char **parts = g_strsplit (a->text_path, ".", -1);
   JsonObject *o = root, *prev = root;
@@ -547,10 +462,11 @@ find_text (Ctx *c, JsonObject *root, const ArchInfo *a, JsonObject **text, JsonO
   gboolean ok = TRUE;
   for (int i = 0; parts[i] && *parts[i] && ok; i++) {
     JsonObject *next;
-    Ctx pc = { c->path, kp->str, c->error };
-    ok = get_object (&pc, o, parts[i], &next)
-         && (next || bad (&pc, OMNI_ERROR_FORMAT, parts[i], "missing; %s keeps its text decoder "
-                          "settings in %s", a->architecture, a->text_path));
+    OmniJsonCtx pc = { c->path, kp->str, c->error };
+    ok = omni_json_get_object (&pc, o, parts[i], &next)
+         && (next || omni_json_bad (&pc, OMNI_ERROR_FORMAT, parts[i], "missing; %s keeps its "
+                                    "text decoder settings in %s", a->architecture,
+                                    a->text_path));
     prev = o;
     o = next;
     g_string_append_printf (kp, "%s.", parts[i]);
@@ -563,14 +479,14 @@ find_text (Ctx *c, JsonObject *root, const ArchInfo *a, JsonObject **text, JsonO
 }
 
 static gboolean
-parse_text (Ctx *rc, JsonObject *root, const ArchInfo *a, OmniTextConfig *cfg)
+parse_text (OmniJsonCtx *rc, JsonObject *root, const ArchInfo *a, OmniTextConfig *cfg)
 {
   JsonObject *o, *parent;
   if (!find_text (rc, root, a, &o, &parent))
     return FALSE;
   char *kp = *a->text_path ? g_strconcat (a->text_path, ".", NULL) : g_strdup ("");
-  Ctx c = { rc->path, kp, rc->error };
-  Ctx pc = { rc->path, "", rc->error };
+  OmniJsonCtx c = { rc->path, kp, rc->error };
+  OmniJsonCtx pc = { rc->path, "", rc->error };
   if (parent != root)
     pc.kp = "thinker_config.";
   const char *mt = omni_json_get_string (o, "model_type");
@@ -581,8 +497,8 @@ parse_text (Ctx *rc, JsonObject *root, const ArchInfo *a, OmniTextConfig *cfg)
   /* flat configs tie in their own object; nested ones in the parent, which
    * is what the transformers model class reads */
   gboolean ok = parse_shapes (&c, o, a, cfg)
-                && get_bool (a->text_path[0] ? &pc : &c, parent, "tie_word_embeddings", FALSE,
-                             &cfg->tie_word_embeddings)
+                && omni_json_get_bool (a->text_path[0] ? &pc : &c, parent, "tie_word_embeddings",
+                                       FALSE, &cfg->tie_word_embeddings)
                 && check_unsupported (&c, o)
                 && (!a->moe || parse_moe (&c, o, a, cfg))
                 && parse_moe_layers (&c, o, cfg)
@@ -595,7 +511,7 @@ gboolean
 omni_text_config_load (const char *path, OmniTextConfig *cfg, GError **error)
 {
   JsonParser *parser = omni_json_parser_new_strict ();
-  Ctx c = { path, "", error };
+  OmniJsonCtx c = { path, "", error };
   gboolean ok = FALSE;
 
   memset (cfg, 0, sizeof *cfg);
@@ -630,47 +546,47 @@ generation_defaults (OmniGenerationConfig *gen)
 }
 
 static gboolean
-parse_eos (Ctx *c, JsonObject *o, OmniGenerationConfig *gen)
+parse_eos (OmniJsonCtx *c, JsonObject *o, OmniGenerationConfig *gen)
 {
-  JsonNode *n = member (o, "eos_token_id");
+  JsonNode *n = omni_json_member (o, "eos_token_id");
   if (n == NULL)
     return TRUE;
   JsonArray *a = JSON_NODE_HOLDS_ARRAY (n) ? json_node_get_array (n) : NULL;
   guint count = a ? json_array_get_length (a) : 1;
   if (count > OMNI_MAX_EOS)
-    return bad (c, OMNI_ERROR_FORMAT, "eos_token_id", "%u ids, expected at most %d",
-                count, OMNI_MAX_EOS);
+    return omni_json_bad (c, OMNI_ERROR_FORMAT, "eos_token_id", "%u ids, expected at most %d",
+                          count, OMNI_MAX_EOS);
   for (guint i = 0; i < count; i++) {
     JsonNode *e = a ? json_array_get_element (a, i) : n;
     if (!JSON_NODE_HOLDS_VALUE (e) || json_node_get_value_type (e) != G_TYPE_INT64
         || json_node_get_int (e) < 0 || json_node_get_int (e) > G_MAXINT)
-      return bad (c, OMNI_ERROR_FORMAT, "eos_token_id", "expected a token id >= 0 or an "
-                  "array of them");
+      return omni_json_bad (c, OMNI_ERROR_FORMAT, "eos_token_id", "expected a token id >= 0 or an "
+                            "array of them");
     gen->eos_ids[gen->n_eos++] = (int) json_node_get_int (e);
   }
   return TRUE;
 }
 
 static gboolean
-parse_generation (Ctx *c, JsonObject *o, OmniGenerationConfig *gen)
+parse_generation (OmniJsonCtx *c, JsonObject *o, OmniGenerationConfig *gen)
 {
   double rp;
   if (!parse_eos (c, o, gen)
-      || !get_int_range (c, o, "pad_token_id", FALSE, -1, -1, G_MAXINT, &gen->pad_id)
-      || !get_bool (c, o, "do_sample", FALSE, &gen->do_sample)
-      || !get_double (c, o, "temperature", 1.0, &gen->temperature)
-      || !get_int_range (c, o, "top_k", FALSE, 0, 0, G_MAXINT, &gen->top_k)
-      || !get_double (c, o, "top_p", 1.0, &gen->top_p)
-      || !get_double (c, o, "repetition_penalty", 1.0, &rp)
-      || !get_double (c, o, "presence_penalty", 0.0, &gen->presence_penalty))
+      || !omni_json_get_int (c, o, "pad_token_id", FALSE, -1, -1, G_MAXINT, &gen->pad_id)
+      || !omni_json_get_bool (c, o, "do_sample", FALSE, &gen->do_sample)
+      || !omni_json_get_double (c, o, "temperature", 1.0, &gen->temperature)
+      || !omni_json_get_int (c, o, "top_k", FALSE, 0, 0, G_MAXINT, &gen->top_k)
+      || !omni_json_get_double (c, o, "top_p", 1.0, &gen->top_p)
+      || !omni_json_get_double (c, o, "repetition_penalty", 1.0, &rp)
+      || !omni_json_get_double (c, o, "presence_penalty", 0.0, &gen->presence_penalty))
     return FALSE;
   gen->repetition_penalty = rp;
   if (gen->temperature < 0)
-    return bad (c, OMNI_ERROR_FORMAT, "temperature", "%g is out of range, expected >= 0",
-                gen->temperature);
+    return omni_json_bad (c, OMNI_ERROR_FORMAT, "temperature", "%g is out of range, expected >= 0",
+                          gen->temperature);
   if (gen->top_p <= 0 || gen->top_p > 1)
-    return bad (c, OMNI_ERROR_FORMAT, "top_p", "%g is out of range, expected 0 < top_p <= 1",
-                gen->top_p);
+    return omni_json_bad (c, OMNI_ERROR_FORMAT, "top_p",
+                          "%g is out of range, expected 0 < top_p <= 1", gen->top_p);
   return positive (c, "repetition_penalty", rp);
 }
 
@@ -681,7 +597,7 @@ omni_generation_config_load (const char *path, OmniGenerationConfig *gen, GError
   if (!g_file_test (path, G_FILE_TEST_EXISTS))
     return TRUE;
   JsonParser *parser = omni_json_parser_new_strict ();
-  Ctx c = { path, "", error };
+  OmniJsonCtx c = { path, "", error };
   gboolean ok = FALSE;
   if (omni_json_parser_load_file (parser, path, error)) {
     JsonNode *rn = json_parser_get_root (parser);

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <math.h>
 #include "omnicore.h"
 #include "io/jsonutil.h"
 
@@ -69,4 +70,94 @@ omni_json_get_string (JsonObject *o, const char *key)
   if (n == NULL || !JSON_NODE_HOLDS_VALUE (n) || json_node_get_value_type (n) != G_TYPE_STRING)
     return NULL;
   return json_node_get_string (n);
+}
+
+gboolean
+omni_json_bad (OmniJsonCtx *c, OmniErrorCode code, const char *key, const char *fmt, ...)
+{
+  va_list ap;
+  va_start (ap, fmt);
+  g_autofree char *what = g_strdup_vprintf (fmt, ap);
+  va_end (ap);
+  g_set_error (c->error, OMNI_ERROR, code, "%s: \"%s%s\": %s", c->path, c->kp, key, what);
+  return FALSE;
+}
+
+JsonNode *
+omni_json_member (JsonObject *o, const char *key)
+{
+  JsonNode *n = o ? json_object_get_member (o, key) : NULL;
+  return n && !JSON_NODE_HOLDS_NULL (n) ? n : NULL;
+}
+
+gboolean
+omni_json_get_int64 (OmniJsonCtx *c, JsonObject *o, const char *key, gboolean required,
+                     gint64 def, gint64 *out)
+{
+  JsonNode *n = omni_json_member (o, key);
+  if (n == NULL) {
+    *out = def;
+    return !required || omni_json_bad (c, OMNI_ERROR_FORMAT, key, "missing; expected an integer");
+  }
+  if (!JSON_NODE_HOLDS_VALUE (n) || json_node_get_value_type (n) != G_TYPE_INT64)
+    return omni_json_bad (c, OMNI_ERROR_FORMAT, key, "expected an integer");
+  *out = json_node_get_int (n);
+  return TRUE;
+}
+
+gboolean
+omni_json_get_int (OmniJsonCtx *c, JsonObject *o, const char *key, gboolean required,
+                   gint64 def, gint64 lo, gint64 hi, int *out)
+{
+  gint64 v;
+  if (!omni_json_get_int64 (c, o, key, required, def, &v))
+    return FALSE;
+  /* the default is the caller's, possibly a sentinel such as -1 */
+  if (omni_json_member (o, key) != NULL && (v < lo || v > hi))
+    return omni_json_bad (c, OMNI_ERROR_FORMAT, key, "%" G_GINT64_FORMAT " is out of range, "
+                          "expected %" G_GINT64_FORMAT "..%" G_GINT64_FORMAT, v, lo, hi);
+  *out = (int) v;
+  return TRUE;
+}
+
+gboolean
+omni_json_get_double (OmniJsonCtx *c, JsonObject *o, const char *key, double def, double *out)
+{
+  JsonNode *n = omni_json_member (o, key);
+  *out = def;
+  if (n == NULL)
+    return TRUE;
+  GType t = JSON_NODE_HOLDS_VALUE (n) ? json_node_get_value_type (n) : G_TYPE_INVALID;
+  if (t != G_TYPE_INT64 && t != G_TYPE_DOUBLE)
+    return omni_json_bad (c, OMNI_ERROR_FORMAT, key, "expected a number");
+  *out = json_node_get_double (n);
+  if (!isfinite (*out))
+    return omni_json_bad (c, OMNI_ERROR_FORMAT, key, "expected a finite number");
+  return TRUE;
+}
+
+gboolean
+omni_json_get_bool (OmniJsonCtx *c, JsonObject *o, const char *key, gboolean def, gboolean *out)
+{
+  JsonNode *n = omni_json_member (o, key);
+  *out = def;
+  if (n == NULL)
+    return TRUE;
+  if (!JSON_NODE_HOLDS_VALUE (n) || json_node_get_value_type (n) != G_TYPE_BOOLEAN)
+    return omni_json_bad (c, OMNI_ERROR_FORMAT, key, "expected true or false");
+  *out = json_node_get_boolean (n);
+  return TRUE;
+}
+
+gboolean
+omni_json_get_object (OmniJsonCtx *c, JsonObject *o, const char *key, JsonObject **out)
+{
+  JsonNode *n = omni_json_member (o, key);
+  *out = NULL;
+  if (n == NULL)
+    return TRUE;
+  if (!JSON_NODE_HOLDS_OBJECT (n))
+    return omni_json_bad (c, OMNI_ERROR_FORMAT, key, "expected a JSON object");
+  *out = json_node_get_object (n);
+  return TRUE;
 }
