@@ -9,7 +9,8 @@
  * scheduler thread only marks an item done and signals (on_result). Each
  * result pad has a GstTask that pops its queue head once it is done and
  * pushes it; in live mode it also wakes at the head's deadline to push a GAP
- * over the late segment, and later pushes the late result re-stamped to the
+ * over the late segment (GAPs queued behind late results go out too, so
+ * time keeps moving), and later pushes the late result re-stamped to the
  * current output position. One mutex and one condition guard all queues.
  */
 #include "gstomnibase.h"
@@ -110,6 +111,11 @@ typedef struct {
   GstClockTime max_delay;
   gint64 busy_us;
   GstClockTime media_time;
+
+  /* set by the subclass, under lock */
+  gboolean partial_results;
+  gboolean text_kind_set;
+  GstOmniTextKind text_kind;
 } GstOmniBasePrivate;
 
 static void gst_omni_base_child_proxy_init (GstChildProxyInterface * iface);
@@ -175,13 +181,25 @@ static void
 on_result (OmniRequest *req, const OmniResult *result, gpointer user_data)
 {
   Item *item = user_data;
+  GstOmniBaseClass *klass = GST_OMNI_BASE_GET_CLASS (item->base);
   GstOmniBasePrivate *priv = PRIV (item->base);
   GstOmniBaseSrcPadPrivate *pp = PAD_PRIV (item->pad);
 
+  if (klass->result_update) {
+    GstOmniBaseResultInfo info = { item->info.seq, item->source_text,
+      item->language ? item->language : result->language,
+      item->source_language, item->render_data
+    };
+
+    klass->result_update (item->base, item->pad, &info, result);
+  }
   if (result->status == OMNI_RESULT_PARTIAL)
     return;
   g_mutex_lock (&priv->lock);
   if (item->in_flight) {
+    /* A transcription's language is the one the model detected. */
+    if (!item->language && result->language)
+      item->language = g_strdup (result->language);
     item->status = result->status;
     item->text = g_strdup (result->text ? result->text : "");
     if (result->error)
@@ -404,20 +422,42 @@ push_event_item (GstOmniBase *base, GstOmniBaseSrcPad *pad, Item *item)
   return GST_FLOW_OK;
 }
 
+/* The kind of @base's results. */
+static GstOmniTextKind
+text_kind (GstOmniBase *base)
+{
+  GstOmniBasePrivate *priv = PRIV (base);
+  GstOmniTextKind kind;
+
+  g_mutex_lock (&priv->lock);
+  kind = priv->text_kind_set ? priv->text_kind
+      : GST_OMNI_BASE_GET_CLASS (base)->text_kind;
+  g_mutex_unlock (&priv->lock);
+  return kind;
+}
+
 static void
 post_result_message (GstOmniBase *base, GstOmniBaseSrcPad *pad, Item *item,
     const gchar *text, GstClockTime pts)
 {
-  GstStructure *s = gst_structure_new ("omni-result",
+  GstOmniBaseClass *klass = GST_OMNI_BASE_GET_CLASS (base);
+  GstOmniBaseResultInfo info = { item->info.seq, item->source_text,
+    item->language, item->source_language, item->render_data
+  };
+  GstStructure *s = gst_structure_new (klass->message_name
+      ? klass->message_name : "omni-result",
       "pad", G_TYPE_STRING, GST_PAD_NAME (pad),
       "seq", G_TYPE_UINT64, item->info.seq,
       "text", G_TYPE_STRING, text,
+      "kind", G_TYPE_STRING, gst_omni_text_kind_to_string (text_kind (base)),
       "language", G_TYPE_STRING, item->language,
       "source-language", G_TYPE_STRING, item->source_language,
       "pts", G_TYPE_UINT64, pts,
       "duration", G_TYPE_UINT64, item->info.duration,
       "late", G_TYPE_BOOLEAN, item->late, NULL);
 
+  if (klass->result_message)
+    klass->result_message (base, pad, &info, s);
   gst_element_post_message (GST_ELEMENT (base),
       gst_message_new_element (GST_OBJECT (base), s));
 }
@@ -442,31 +482,50 @@ count_result (GstOmniBase *base, Item *item)
   g_mutex_unlock (&priv->lock);
 }
 
-static GstFlowReturn
-push_result_item (GstOmniBase *base, GstOmniBaseSrcPad *pad, Item *item)
+/* Pushes a GAP over the slot of @item not yet covered (a result that
+ * failed or has no text). */
+static void
+push_slot_gap (GstOmniBaseSrcPad *pad, Item *item)
 {
-  GstOmniBaseClass *klass = GST_OMNI_BASE_GET_CLASS (base);
   GstOmniBaseSrcPadPrivate *pp = PAD_PRIV (pad);
-  GstOmniBaseResultInfo info = { item->info.seq, item->source_text,
-    item->language, item->source_language, item->render_data
-  };
-  OmniEngine *engine = PRIV (base)->engine;
-  GstClockTime pts = item->info.pts, pos;
-  GstBuffer *buf;
-  gchar *out = NULL;
+  GstEvent *gap = late_gap (pp, item);
+  GstClockTime ts, dur;
 
-  if (item->status == OMNI_RESULT_CANCELLED)
-    return GST_FLOW_OK;
-  if (item->status == OMNI_RESULT_ERROR) {
+  if (!gap)
+    return;
+  gst_event_parse_gap (gap, &ts, &dur);
+  pp->position = ts + dur;
+  gst_pad_push_event (GST_PAD (pad), gap);
+}
+
+static GstFlowReturn
+push_failed_item (GstOmniBase *base, GstOmniBaseSrcPad *pad, Item *item)
+{
+  const gchar *why = item->error ? item->error->message : "unknown error";
+
+  g_mutex_lock (&PRIV (base)->lock);
+  PRIV (base)->n_errors++;
+  g_mutex_unlock (&PRIV (base)->lock);
+  if (!GST_OMNI_BASE_GET_CLASS (base)->errors_are_warnings) {
     GST_ELEMENT_ERROR (base, STREAM, FAILED,
         ("Inference failed on segment %" G_GUINT64_FORMAT ": %s",
-            item->info.seq, item->error ? item->error->message : "unknown error"),
-        (NULL));
-    g_mutex_lock (&PRIV (base)->lock);
-    PRIV (base)->n_errors++;
-    g_mutex_unlock (&PRIV (base)->lock);
+            item->info.seq, why), (NULL));
     return GST_FLOW_ERROR;
   }
+  GST_ELEMENT_WARNING (base, STREAM, FAILED,
+      ("Inference failed on segment %" G_GUINT64_FORMAT ": %s; going on "
+          "with the next one", item->info.seq, why), (NULL));
+  push_slot_gap (pad, item);
+  return GST_FLOW_OK;
+}
+
+/* The time of @item's result pushed now: its own, or for a late one the
+ * output position (never before what was pushed already). */
+static GstClockTime
+result_pts (GstOmniBase *base, GstOmniBaseSrcPadPrivate *pp, Item *item)
+{
+  GstClockTime pts = item->info.pts, pos;
+
   if (item->late) {
     /* Now, as downstream renders it, and after the GAP that covered it. */
     pos = output_position (base, pp);
@@ -481,32 +540,138 @@ push_result_item (GstOmniBase *base, GstOmniBaseSrcPad *pad, Item *item)
   if (GST_CLOCK_TIME_IS_VALID (pts) && GST_CLOCK_TIME_IS_VALID (pp->last_pts)
       && pts < pp->last_pts)
     pts = pp->last_pts;
-  if (klass->render)
-    out = klass->render (base, pad, &info, item->text);
-  if (!out)
-    out = g_strdup (item->text);
+  return pts;
+}
 
-  buf = gst_buffer_new_wrapped (out, strlen (out));
+/* Pushes @line as one buffer at @pts for @duration, with @item's meta. */
+static GstFlowReturn
+push_line (GstOmniBase *base, GstOmniBaseSrcPad *pad, Item *item,
+    const gchar *line, GstClockTime pts, GstClockTime duration)
+{
+  GstOmniBaseSrcPadPrivate *pp = PAD_PRIV (pad);
+  OmniEngine *engine = PRIV (base)->engine;
+  GstBuffer *buf = gst_buffer_new_memdup (line, strlen (line));
+
   GST_BUFFER_PTS (buf) = pts;
-  GST_BUFFER_DURATION (buf) = item->info.duration;
-  gst_buffer_add_omni_text_meta (buf, GST_OMNI_BASE_GET_CLASS (base)->text_kind,
-      item->text, item->language, item->source_language, item->info.pts,
+  GST_BUFFER_DURATION (buf) = duration;
+  gst_buffer_add_omni_text_meta (buf, text_kind (base), item->text,
+      item->language, item->source_language, item->info.pts,
       item->info.running_time, item->info.duration, TRUE, item->info.seq,
       NULL, engine ? omni_engine_model_id (engine) : NULL);
   if (GST_CLOCK_TIME_IS_VALID (pts)) {
-    GstClockTime end = pts + (GST_CLOCK_TIME_IS_VALID (item->info.duration)
-        ? item->info.duration : 0);
+    GstClockTime end = pts + (GST_CLOCK_TIME_IS_VALID (duration)
+        ? duration : 0);
 
     pp->last_pts = pts;
     if (!GST_CLOCK_TIME_IS_VALID (pp->position) || end > pp->position)
       pp->position = end;
   }
+  return gst_pad_push (GST_PAD (pad), buf);
+}
+
+/* Pushes @lines one buffer each, the slot from @pts split by their length. */
+static GstFlowReturn
+push_lines (GstOmniBase *base, GstOmniBaseSrcPad *pad, Item *item,
+    gchar **lines, GstClockTime pts)
+{
+  GstClockTime dur = item->info.duration;
+  glong total = 0, before = 0;
+  GstFlowReturn ret = GST_FLOW_OK;
+
+  for (guint i = 0; lines[i]; i++)
+    total += MAX (g_utf8_strlen (lines[i], -1), 1);
+  for (guint i = 0; lines[i] && ret == GST_FLOW_OK; i++) {
+    glong len = MAX (g_utf8_strlen (lines[i], -1), 1);
+    GstClockTime lpts = pts, ldur = dur;
+
+    if (GST_CLOCK_TIME_IS_VALID (dur)) {
+      GstClockTime off = gst_util_uint64_scale (dur, before, total);
+
+      ldur = gst_util_uint64_scale (dur, before + len, total) - off;
+      if (GST_CLOCK_TIME_IS_VALID (pts))
+        lpts = pts + off;
+    }
+    before += len;
+    ret = push_line (base, pad, item, lines[i], lpts, ldur);
+  }
+  return ret;
+}
+
+static GstFlowReturn
+push_result_item (GstOmniBase *base, GstOmniBaseSrcPad *pad, Item *item)
+{
+  GstOmniBaseClass *klass = GST_OMNI_BASE_GET_CLASS (base);
+  GstOmniBaseSrcPadPrivate *pp = PAD_PRIV (pad);
+  GstOmniBaseResultInfo info = { item->info.seq, item->source_text,
+    item->language, item->source_language, item->render_data
+  };
+  GstClockTime pts;
+  GstFlowReturn ret;
+  gchar *out = NULL, **lines = NULL;
+
+  if (item->status == OMNI_RESULT_CANCELLED)
+    return GST_FLOW_OK;
+  if (item->status == OMNI_RESULT_ERROR)
+    return push_failed_item (base, pad, item);
+  pts = result_pts (base, pp, item);
+  if (klass->render)
+    out = klass->render (base, pad, &info, item->text);
+  if (!out)
+    out = g_strdup (item->text);
+  if (klass->split)
+    lines = klass->split (base, pad, &info, out);
+
   count_result (base, item);
   post_result_message (base, pad, item, item->text, pts);
   GST_LOG_OBJECT (pad, "seq %" G_GUINT64_FORMAT " pts %" GST_TIME_FORMAT
       "%s: %s", item->info.seq, GST_TIME_ARGS (pts),
       item->late ? " (late)" : "", item->text);
-  return gst_pad_push (GST_PAD (pad), buf);
+  if (!lines) {
+    ret = push_line (base, pad, item, out, pts, item->info.duration);
+  } else if (!lines[0]) {
+    push_slot_gap (pad, item);
+    ret = GST_FLOW_OK;
+  } else {
+    ret = push_lines (base, pad, item, lines, pts);
+  }
+  g_strfreev (lines);
+  g_free (out);
+  return ret;
+}
+
+/* Live, the head result not done: marks the results whose deadline has
+ * passed late (*@gap: the GAP over the first slot not yet covered) and
+ * pops a GAP queued behind late results, so time keeps moving while they
+ * are computed (they are pushed re-stamped later). Otherwise NULL, with
+ * *@wake_us the next deadline (0: none). Called with lock held. */
+static Item *
+live_next (GstOmniBaseSrcPadPrivate *pp, GstEvent **gap, gint64 *wake_us)
+{
+  gint64 now = g_get_monotonic_time ();
+
+  for (GList * l = pp->queue.head; l; l = l->next) {
+    Item *item = l->data;
+
+    if (item->type == ITEM_EVENT) {
+      if (GST_EVENT_TYPE (item->event) != GST_EVENT_GAP)
+        return NULL;
+      g_queue_delete_link (&pp->queue, l);
+      return item;
+    }
+    if ((item->done && !item->submitting) || !item->deadline_us)
+      return NULL;
+    if (item->late)
+      continue;
+    if (now < item->deadline_us) {
+      *wake_us = item->deadline_us;
+      return NULL;
+    }
+    item->late = TRUE;
+    *gap = late_gap (pp, item);
+    if (*gap)
+      return NULL;
+  }
+  return NULL;
 }
 
 /* Pops the next thing @pad may push: a done head item, or a GAP for a
@@ -519,6 +684,7 @@ next_item (GstOmniBase *base, GstOmniBaseSrcPad *pad, GstEvent **gap)
   GstOmniBaseSrcPadPrivate *pp = PAD_PRIV (pad);
 
   for (;;) {
+    gint64 wake_us = 0;
     Item *head;
 
     if (pp->flushing)
@@ -542,16 +708,15 @@ next_item (GstOmniBase *base, GstOmniBaseSrcPad *pad, GstEvent **gap)
       }
       return head;
     }
-    if (priv->live && head->deadline_us && !head->late) {
-      if (g_get_monotonic_time () >= head->deadline_us) {
-        head->late = TRUE;
-        *gap = late_gap (pp, head);
-        if (*gap)
-          return NULL;
+    if (priv->live) {
+      Item *ready = live_next (pp, gap, &wake_us);
+
+      if (ready || *gap)
+        return ready;
+      if (wake_us) {
+        g_cond_wait_until (&priv->cond, &priv->lock, wake_us);
         continue;
       }
-      g_cond_wait_until (&priv->cond, &priv->lock, head->deadline_us);
-      continue;
     }
     g_cond_wait (&priv->cond, &priv->lock);
   }
@@ -806,7 +971,7 @@ gst_omni_base_submit (GstOmniBase *base, GstOmniBaseSrcPad *pad,
   GstOmniBaseSrcPadPrivate *pp = PAD_PRIV (pad);
   Item *item = g_new0 (Item, 1);
   guint latency_ms;
-  gboolean ok;
+  gboolean ok, partial;
 
   item->type = ITEM_RESULT;
   item->base = base;
@@ -834,7 +999,10 @@ gst_omni_base_submit (GstOmniBase *base, GstOmniBaseSrcPad *pad,
       item->deadline_us = live_deadline (base, info->running_time, latency_ms);
       omni_request_set_deadline (req, item->deadline_us);
     }
-    omni_request_set_callback (req, on_result, item, FALSE);
+    g_mutex_lock (&priv->lock);
+    partial = priv->partial_results;
+    g_mutex_unlock (&priv->lock);
+    omni_request_set_callback (req, on_result, item, partial);
   }
 
   g_mutex_lock (&priv->lock);
@@ -879,6 +1047,40 @@ queued:
   g_cond_broadcast (&priv->cond);
   g_mutex_unlock (&priv->lock);
   return TRUE;
+}
+
+void
+gst_omni_base_queue_gap (GstOmniBase *base, GstClockTime timestamp,
+    GstClockTime duration)
+{
+  GstOmniBasePrivate *priv = PRIV (base);
+  GstEvent *gap = gst_event_new_gap (timestamp, duration);
+
+  g_mutex_lock (&priv->lock);
+  queue_event_all (base, gap);
+  g_mutex_unlock (&priv->lock);
+  gst_event_unref (gap);
+}
+
+void
+gst_omni_base_set_partial_results (GstOmniBase *base, gboolean partial)
+{
+  GstOmniBasePrivate *priv = PRIV (base);
+
+  g_mutex_lock (&priv->lock);
+  priv->partial_results = partial;
+  g_mutex_unlock (&priv->lock);
+}
+
+void
+gst_omni_base_set_text_kind (GstOmniBase *base, GstOmniTextKind kind)
+{
+  GstOmniBasePrivate *priv = PRIV (base);
+
+  g_mutex_lock (&priv->lock);
+  priv->text_kind = kind;
+  priv->text_kind_set = TRUE;
+  g_mutex_unlock (&priv->lock);
 }
 
 static gboolean
@@ -951,7 +1153,7 @@ sink_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
       GST_FORMAT_TIME, pts);
   info.live = priv->live;
   /* A hole before this segment is a GAP on every result pad, in order. */
-  if (GST_CLOCK_TIME_IS_VALID (pts)) {
+  if (GST_CLOCK_TIME_IS_VALID (pts) && !klass->own_gaps) {
     if (GST_CLOCK_TIME_IS_VALID (priv->last_end) && pts > priv->last_end)
       queue_event_all (base, gst_event_new_gap (priv->last_end,
               pts - priv->last_end));
@@ -1024,10 +1226,15 @@ static gboolean
 sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
 {
   GstOmniBase *base = GST_OMNI_BASE (parent);
+  GstOmniBaseClass *klass = GST_OMNI_BASE_GET_CLASS (base);
   GstOmniBasePrivate *priv = PRIV (base);
   GstClockTime ts, dur;
   GstCaps *caps;
 
+  if (klass->sink_event && klass->sink_event (base, event)) {
+    gst_event_unref (event);
+    return TRUE;
+  }
   switch (GST_EVENT_TYPE (event)) {
     case GST_EVENT_FLUSH_START:
       flush_start (base, event);
@@ -1071,6 +1278,10 @@ sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
       return TRUE;
     }
     case GST_EVENT_GAP:
+      if (klass->own_gaps) {
+        gst_event_unref (event);
+        return TRUE;
+      }
       gst_event_parse_gap (event, &ts, &dur);
       g_mutex_lock (&priv->lock);
       if (GST_CLOCK_TIME_IS_VALID (ts) && GST_CLOCK_TIME_IS_VALID (dur)
@@ -1111,6 +1322,10 @@ sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
 static gboolean
 sink_query (GstPad *pad, GstObject *parent, GstQuery *query)
 {
+  GstOmniBaseClass *klass = GST_OMNI_BASE_GET_CLASS (parent);
+
+  if (klass->sink_query && klass->sink_query (GST_OMNI_BASE (parent), query))
+    return TRUE;
   if (GST_QUERY_TYPE (query) == GST_QUERY_CAPS) {
     GstCaps *filter, *caps = gst_pad_get_pad_template_caps (pad), *res;
 
@@ -1364,6 +1579,8 @@ make_stats (GstOmniBase *base)
       "max-delay", G_TYPE_UINT64, (guint64) priv->max_delay,
       "real-time-factor", G_TYPE_DOUBLE, rtf, NULL);
   g_mutex_unlock (&priv->lock);
+  if (GST_OMNI_BASE_GET_CLASS (base)->add_stats)
+    GST_OMNI_BASE_GET_CLASS (base)->add_stats (base, s);
   return s;
 }
 

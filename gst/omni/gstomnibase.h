@@ -76,6 +76,36 @@ struct _GstOmniBaseClass {
    * the subclass's own lock, never call back into the base. */
   void (*result_done) (GstOmniBase *base, GstOmniBaseSrcPad *pad,
       const GstOmniBaseResultInfo *info, const gchar *text);
+
+  /* Name of the element message posted per result (NULL: "omni-result"). */
+  const gchar *message_name;
+  /* A failed request posts a warning and leaves its slot a GAP; the stream
+   * goes on (default: an element error stops it). */
+  gboolean errors_are_warnings;
+  /* The subclass queues its result pads' GAPs (gst_omni_base_queue_gap):
+   * the base neither fills holes between input buffers nor forwards input
+   * GAP events to them. */
+  gboolean own_gaps;
+
+  /* Every sink event first (not taken): forward it to the subclass's own
+   * pads, flush its state. TRUE: the base drops the event. */
+  gboolean (*sink_event) (GstOmniBase *base, GstEvent *event);
+  /* Sink queries first; TRUE when answered. */
+  gboolean (*sink_query) (GstOmniBase *base, GstQuery *query);
+  /* The lines @text is pushed as, one buffer each, their times spread over
+   * the segment by length (transfer full; NULL: one buffer; no line: a GAP). */
+  gchar **(*split) (GstOmniBase *base, GstOmniBaseSrcPad *pad,
+      const GstOmniBaseResultInfo *info, const gchar *text);
+  /* Every engine callback (partials when asked for, and the final one), on
+   * the engine's thread, no base lock held: return quickly, never call back
+   * into the base. */
+  void (*result_update) (GstOmniBase *base, GstOmniBaseSrcPad *pad,
+      const GstOmniBaseResultInfo *info, const OmniResult *result);
+  /* Adds the subclass's fields to a result's element message. */
+  void (*result_message) (GstOmniBase *base, GstOmniBaseSrcPad *pad,
+      const GstOmniBaseResultInfo *info, GstStructure *s);
+  /* Adds the subclass's counters to the "stats" structure. */
+  void (*add_stats) (GstOmniBase *base, GstStructure *stats);
 };
 
 /* Creates a result pad of type @pad_type (a GstOmniBaseSrcPad subclass) from
@@ -103,6 +133,17 @@ gboolean gst_omni_base_submit (GstOmniBase *base, GstOmniBaseSrcPad *pad,
     const gchar *source_text, const gchar *language,
     const gchar *source_language, gpointer render_data,
     GDestroyNotify destroy, GError **error);
+
+/* Queues a GAP event on every result pad, in order with the results. */
+void gst_omni_base_queue_gap (GstOmniBase *base, GstClockTime timestamp,
+    GstClockTime duration);
+
+/* Whether requests submitted from now on deliver partial results to
+ * result_update (default FALSE). */
+void gst_omni_base_set_partial_results (GstOmniBase *base, gboolean partial);
+
+/* The kind of this instance's results (default: the class's text_kind). */
+void gst_omni_base_set_text_kind (GstOmniBase *base, GstOmniTextKind kind);
 
 /* Blocks until every queued result of every pad has been handed to its
  * task (for subclasses that need the previous results, e.g. as context).

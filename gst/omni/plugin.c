@@ -5,6 +5,7 @@
  */
 #include <gst/gst.h>
 
+#include "gstomnicaption.h"
 #include "gstomnitextmeta.h"
 #include "gstomnitranslate.h"
 
@@ -22,7 +23,8 @@ plugin_init (GstPlugin *plugin)
   gst_omni_text_meta_get_info ();
   GST_DEBUG ("registered meta API %s",
       g_type_name (GST_OMNI_TEXT_META_API_TYPE));
-  return gst_omni_translate_register (plugin);
+  return gst_omni_translate_register (plugin)
+      && gst_omni_caption_register (plugin);
 }
 
 GST_PLUGIN_DEFINE (GST_VERSION_MAJOR, GST_VERSION_MINOR, omni,
