@@ -18,6 +18,9 @@ int omni_cli_caption (int argc, char **argv);
 /* omni transcribe: a WAV file's speech as text (Qwen3-ASR, Qwen3-Omni). */
 int omni_cli_transcribe (int argc, char **argv);
 
+/* omni describe: pictures or a video clip described (Qwen3-VL, Qwen3-Omni). */
+int omni_cli_describe (int argc, char **argv);
+
 /* Prints "omni: <message>" for @error to stderr, frees it and returns 1. */
 int omni_cli_fail (GError *error);
 

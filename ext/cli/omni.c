@@ -16,6 +16,7 @@ static const OmniCommand commands[] = {
   { "generate", omni_cli_generate, "generate text after a prompt (streams to stdout)" },
   { "caption", omni_cli_caption, "describe a WAV file: speech, music, sounds (Qwen3-Omni)" },
   { "transcribe", omni_cli_transcribe, "a WAV file's speech as text (Qwen3-ASR, Qwen3-Omni)" },
+  { "describe", omni_cli_describe, "describe pictures or a video clip (Qwen3-VL, Qwen3-Omni)" },
   { "tokenize", omni_cli_tokenize, "JSON array of strings on stdin -> JSON array of id arrays" },
   { "detokenize", omni_cli_detokenize, "JSON array of id arrays on stdin -> JSON array of strings" },
 };

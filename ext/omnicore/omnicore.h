@@ -170,6 +170,31 @@ typedef struct {
  * together have their clips encoded in one pass. */
 OmniRequest *omni_request_new_audio (const OmniAudioSpec *spec, GError **error);
 
+/* One picture: packed RGB, 8 bits per channel, rows @stride bytes apart. */
+typedef struct {
+  const guint8 *rgb;
+  int width, height;
+  gsize stride;              /* >= 3 * width */
+} OmniImage;
+
+/* Pictures (or one clip's frames) and the question about them. */
+typedef struct {
+  const OmniImage *images;   /* separate images, or the frames of one clip; copied */
+  int n_images;
+  double clip_fps;           /* > 0: @images are one clip sampled at this rate (frame i is
+                              * at i / clip_fps s); 0: separate images */
+  const char *prompt;        /* the question; NULL: "Describe this image." / "...video." */
+  int min_visual_tokens;     /* token budget per image or clip (the "256..1280 tokens"
+                              * knob); 0: the snapshot's preprocessor_config.json */
+  int max_visual_tokens;
+} OmniVisionSpec;
+
+/* A vision request (Qwen3-VL, Qwen3-VL-MoE, Qwen3-Omni). No images, a
+ * picture below 2 pixels a side or with an aspect ratio above 200, or a
+ * budget with min above max is a GError (OMNI_ERROR_INVALID). Requests
+ * admitted together have their pictures encoded in one pass. */
+OmniRequest *omni_request_new_vision (const OmniVisionSpec *spec, GError **error);
+
 OmniRequest *omni_request_ref (OmniRequest *req);
 void omni_request_unref (OmniRequest *req);
 void omni_request_set_priority (OmniRequest *req, OmniPriority priority);

@@ -18,9 +18,11 @@ GOLDEN = os.path.join(SRC, "golden")
 results = []
 
 
-def run(args, stdin=None):
-    p = subprocess.run([OMNI] + args, input=stdin, capture_output=True, text=True,
-                       env=dict(os.environ, LC_ALL="C.UTF-8"))
+def run(args, stdin=None, gst=False):
+    env = dict(os.environ, LC_ALL="C.UTF-8")
+    if gst:   # GStreamer in-process: full malloc stacks under ASan (see meson.build)
+        env["ASAN_OPTIONS"] = os.environ.get("OMNI_TEST_GST_ASAN_OPTIONS", "")
+    p = subprocess.run([OMNI] + args, input=stdin, capture_output=True, text=True, env=env)
     return p.returncode, p.stdout, p.stderr
 
 
@@ -145,6 +147,40 @@ def test_audio_errors(tmp):
               "rc=%d err=%r want %r" % (rc, err, needle))
 
 
+def test_describe(tmp):
+    """describe prints the golden greedy text of a picture; a clip decoded
+    from a video file runs; undecodable files and text models fail clearly."""
+    vl = os.path.join(GOLDEN, "qwen3-vl")
+    g = json.load(open(os.path.join(vl, "golden.json"), encoding="utf-8"))
+    for c in g["cases"]:
+        if c["kind"] != "image":
+            continue
+        rc, out, err = run(["describe", "--model", vl, "--max-tokens", "32", "--device", "cpu",
+                            "--prompt", c["user_text"], os.path.normpath(os.path.join(vl, c["source"]))],
+                            gst=True)
+        check("describe " + c["name"], rc == 0 and out == c["greedy_text"] + "\n",
+              "rc=%d out=%r want=%r err=%s" % (rc, out, c["greedy_text"], err))
+    avi = os.path.join(tmp, "ball.avi")
+    subprocess.run(["gst-launch-1.0", "-q", "videotestsrc", "pattern=ball", "num-buffers=12", "!",
+                    "video/x-raw,width=160,height=120,framerate=4/1", "!", "jpegenc", "!", "avimux",
+                    "!", "filesink", "location=" + avi], check=True)
+    rc, out, err = run(["describe", "--model", vl, "--max-tokens", "4", "--video", avi], gst=True)
+    check("describe --video", rc == 0 and out.strip() != "", "rc=%d out=%r err=%s" % (rc, out, err))
+    bad = os.path.join(tmp, "broken.png")
+    with open(bad, "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n" + b"\0" * 64)
+    img = os.path.join(GOLDEN, "images", "ball-64x48.png")
+    for args, needle in (
+            (["describe", "--model", vl, bad], "no picture could be decoded"),
+            (["describe", "--model", os.path.join(GOLDEN, "qwen3-dense"), img], "no vision encoder"),
+            (["describe", "--model", vl], "IMAGE"),
+            (["describe", "--model", vl, "--min-visual-tokens", "9", "--max-visual-tokens", "4", img],
+             "token budget")):
+        rc, out, err = run(args, gst=True)
+        check("error: describe %s" % needle, rc != 0 and needle.lower() in err.lower(),
+              "rc=%d err=%r want %r" % (rc, err, needle))
+
+
 for m in ("qwen3-dense", "qwen3-dense-bf16", "qwen3-moe"):
     test_generate(m)
 test_tokenize_roundtrip()
@@ -153,6 +189,7 @@ test_audio_golden()
 with tempfile.TemporaryDirectory() as tmpdir:
     test_audio_long_and_json(tmpdir)
     test_audio_errors(tmpdir)
+    test_describe(tmpdir)
 
 print("1..%d" % len(results))
 for n, (name, ok, detail) in enumerate(results, 1):

@@ -228,7 +228,7 @@ run_case (Golden *g, JsonObject *c, const gint32 *subset, gsize n_subset)
   encode_clip (g, json_object_get_string_member (c, "clip"), &features, &n_tokens);
   check_prompt (g, c, n_tokens, prompt, n_prompt);
   g_autofree int32_t *rows = placeholder_rows (g, prompt, n_prompt, n_tokens);
-  OmniEmbedPatch patch = { &features, 0, rows, n_tokens };
+  OmniEmbedPatch patch = { .src = &features, .rows = rows, .n = n_tokens };
   OmniStateOptions opt = { .max_context = (int) n_prompt + N_STEPS,
                            .max_batch_tokens = (int) n_prompt };
   OmniModelState *st = omni_model_state_new (g->model, &opt, &error);

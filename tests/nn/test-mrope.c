@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* M-RoPE positions against transformers' Qwen3-Omni get_rope_index
  * (tests/golden/mrope.json, made by make_audio_golden.py): text, audio,
- * image, video and mixed prompts, batch rows with padding; and the errors. */
+ * image, video and mixed prompts, batch rows with padding; Qwen3-VL's
+ * (videos as timestamped blocks of one temporal group each); the errors. */
 #include <string.h>
 #include <json-glib/json-glib.h>
 #include "omnicore.h"
@@ -19,37 +20,52 @@ get_int (JsonArray *a, guint i)
   return (int) json_array_get_int_element (a, i);
 }
 
-/* The grids of @member ([n][3]) from index *@at on, as many as @row holds. */
-static int
-take_grids (JsonObject *c, const char *member, const char *spg, const int32_t *row, int n,
-            int32_t pad, int *at, OmniMRopeGrid *out)
+/* The grids of @member ([n][3]) with their seconds per grid (@spg, 1 when
+ * absent); with @split each video's temporal groups become grids of t = 1,
+ * as Qwen3-VL lays a video out (one timestamped block per group). */
+static OmniMRopeGrid *
+grids_of (JsonObject *c, const char *member, const char *spg, gboolean split, int *n)
 {
   JsonArray *g = json_object_has_member (c, member) ? json_object_get_array_member (c, member) : NULL;
-  JsonArray *s = json_object_has_member (c, spg) ? json_object_get_array_member (c, spg) : NULL;
+  JsonArray *s = spg && json_object_has_member (c, spg) ? json_object_get_array_member (c, spg) : NULL;
+  GArray *out = g_array_new (FALSE, FALSE, sizeof (OmniMRopeGrid));
+
+  for (guint i = 0; g && i < json_array_get_length (g); i++) {
+    JsonArray *thw = json_array_get_array_element (g, i);
+    OmniMRopeGrid grid = { get_int (thw, 0), get_int (thw, 1), get_int (thw, 2),
+                           s ? json_array_get_double_element (s, i) : 1.0 };
+    int copies = split ? grid.t : 1;
+    if (split)
+      grid.t = 1;
+    for (int k = 0; k < copies; k++)
+      g_array_append_val (out, grid);
+  }
+  *n = (int) out->len;
+  return (OmniMRopeGrid *) g_array_free (out, FALSE);
+}
+
+/* How many placeholder runs of @pad (after a vision start) @row holds. */
+static int
+count_runs (const int32_t *row, int n, int32_t pad)
+{
   int k = 0;
 
-  for (int i = 1; i < n; i++) {
-    if (row[i] != pad || row[i - 1] != omni_spec.vision_start_token_id)
-      continue;
-    JsonArray *thw = json_array_get_array_element (g, (guint) *at);
-    out[k].t = get_int (thw, 0);
-    out[k].h = get_int (thw, 1);
-    out[k].w = get_int (thw, 2);
-    out[k].seconds_per_grid = s ? json_array_get_double_element (s, (guint) *at) : 1.0;
-    k++;
-    (*at)++;
-  }
+  for (int i = 1; i < n; i++)
+    k += row[i] == pad && row[i - 1] == omni_spec.vision_start_token_id;
   return k;
 }
 
 static void
-check_case (JsonObject *c)
+check_case (JsonObject *c, gboolean qwen3_vl)
 {
   JsonArray *ids = json_object_get_array_member (c, "input_ids");
   JsonArray *mask = json_object_get_array_member (c, "attention_mask");
   JsonArray *pos = json_object_get_array_member (c, "position_ids");
   JsonArray *deltas = json_object_get_array_member (c, "rope_deltas");
-  int img_at = 0, vid_at = 0;
+  int n_img, n_vid, img_at = 0, vid_at = 0;
+  g_autofree OmniMRopeGrid *images = grids_of (c, "image_grid_thw", NULL, FALSE, &n_img);
+  g_autofree OmniMRopeGrid *videos = grids_of (c, "video_grid_thw", "second_per_grids", qwen3_vl,
+                                               &n_vid);
 
   for (guint b = 0; b < json_array_get_length (ids); b++) {
     JsonArray *row = json_array_get_array_element (ids, b);
@@ -57,7 +73,6 @@ check_case (JsonObject *c)
     guint len = json_array_get_length (row);
     g_autofree int32_t *tok = g_new (int32_t, len);
     g_autofree int *at = g_new (int, len);
-    OmniMRopeGrid images[8], videos[8];
     GError *error = NULL;
     int n = 0, delta = 0;
 
@@ -66,13 +81,16 @@ check_case (JsonObject *c)
         at[n] = (int) i;
         tok[n++] = get_int (row, i);
       }
-    int ni = take_grids (c, "image_grid_thw", "-", tok, n, omni_spec.image_token_id, &img_at, images);
-    int nv = take_grids (c, "video_grid_thw", "second_per_grids", tok, n, omni_spec.video_token_id,
-                         &vid_at, videos);
+    int ni = count_runs (tok, n, omni_spec.image_token_id);
+    int nv = count_runs (tok, n, omni_spec.video_token_id);
+    g_assert_cmpint (img_at + ni, <=, n_img);
+    g_assert_cmpint (vid_at + nv, <=, n_vid);
     g_autofree int32_t *out = g_new (int32_t, 3 * n);
-    g_assert_true (omni_mrope_positions (&omni_spec, tok, n, images, ni, videos, nv, out, &delta,
-                                         &error));
+    g_assert_true (omni_mrope_positions (&omni_spec, tok, n, images + img_at, ni, videos + vid_at,
+                                         nv, out, &delta, &error));
     g_assert_no_error (error);
+    img_at += ni;
+    vid_at += nv;
     for (int axis = 0; axis < 3; axis++) {
       JsonArray *ref = json_array_get_array_element (json_array_get_array_element (pos, axis), b);
       for (int i = 0; i < n; i++)
@@ -82,8 +100,9 @@ check_case (JsonObject *c)
   }
 }
 
+/* Every case of @section (qwen3_omni or qwen3_vl) of mrope.json. */
 static void
-test_golden (void)
+test_golden (gconstpointer section)
 {
   g_autofree char *path = g_build_filename (g_getenv ("OMNI_TEST_SRCDIR"), "golden", "mrope.json",
                                             NULL);
@@ -93,12 +112,12 @@ test_golden (void)
   json_parser_load_from_file (p, path, &error);
   g_assert_no_error (error);
   JsonArray *cases = json_object_get_array_member (json_node_get_object (json_parser_get_root (p)),
-                                                   "qwen3_omni");
-  g_assert_cmpuint (json_array_get_length (cases), >=, 6);
+                                                   section);
+  g_assert_cmpuint (json_array_get_length (cases), >=, 2);
   for (guint i = 0; i < json_array_get_length (cases); i++) {
     JsonObject *c = json_array_get_object_element (cases, i);
-    g_test_message ("%s", json_object_get_string_member (c, "name"));
-    check_case (c);
+    g_test_message ("%s %s", (const char *) section, json_object_get_string_member (c, "name"));
+    check_case (c, g_str_equal (section, "qwen3_vl"));
   }
 }
 
@@ -138,7 +157,8 @@ int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
-  g_test_add_func ("/mrope/golden", test_golden);
+  g_test_add_data_func ("/mrope/qwen3-omni", "qwen3_omni", test_golden);
+  g_test_add_data_func ("/mrope/qwen3-vl", "qwen3_vl", test_golden);
   g_test_add_func ("/mrope/errors", test_errors);
   return g_test_run ();
 }

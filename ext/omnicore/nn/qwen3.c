@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <math.h>
+#include <string.h>
 #include "omnicore.h"
 #include "nn/qwen3.h"
 #include "nn/rope.h"
@@ -86,20 +87,79 @@ bind_attention (OmniModel *m, OmniLayer *l, const char *p, GError **error)
       && bind (m, &l->bo, p, "self_attn.o_proj.bias", H, 0, error);
 }
 
+/* @dst[rows, cols] (owned by the backend) = the @rows x @cols block of the
+ * stored (in, out) matrix @src at element @offset with row stride @stride,
+ * transposed into the (out, in) layout the matmuls take. */
+static gboolean
+load_transposed (OmniModel *m, OmniTensor *dst, const OmniSafeTensor *src, size_t offset,
+                 int64_t stride, int64_t rows, int64_t cols, GError **error)
+{
+  size_t es = omni_dtype_size (src->dtype);
+  int64_t shape[2] = { rows, cols };
+  g_autofree guint8 *host = g_malloc ((size_t) rows * cols * es);
+  const guint8 *in = (const guint8 *) src->data + offset * es;
+
+  for (int64_t r = 0; r < rows; r++)
+    for (int64_t k = 0; k < cols; k++)
+      memcpy (host + ((size_t) r * cols + k) * es, in + ((size_t) k * stride + r) * es, es);
+  if (!m->backend->ops->tensor_alloc (m->backend, dst, src->dtype, 2, shape, error)) {
+    g_prefix_error (error, "%s (%s): ", src->name, src->file);
+    return FALSE;
+  }
+  m->backend->ops->upload (m->backend, dst, host, (size_t) rows * cols * es);
+  g_ptr_array_add (m->loaded, dst);
+  return TRUE;
+}
+
+/* Qwen3-VL-MoE stores each layer's experts fused and transposed:
+ * gate_up_proj [E, H, 2I] (gate = [.., 0:I], up = [.., I:2I]) and
+ * down_proj [E, I, H], all (in, out). */
+static gboolean
+bind_fused_experts (OmniModel *m, OmniLayer *l, const char *p, GError **error)
+{
+  const OmniTextConfig *c = &m->cfg;
+  int64_t H = c->hidden_size, I = c->moe_intermediate_size, E = c->num_experts;
+  g_autofree char *gu_name = g_strconcat (p, "mlp.experts.gate_up_proj", NULL);
+  g_autofree char *d_name = g_strconcat (p, "mlp.experts.down_proj", NULL);
+  int64_t gu_shape[3] = { E, H, 2 * I }, d_shape[3] = { E, I, H };
+  const OmniSafeTensor *gu = omni_safetensors_require (m->st, gu_name, 3, gu_shape, error);
+  const OmniSafeTensor *d = gu ? omni_safetensors_require (m->st, d_name, 3, d_shape, error) : NULL;
+
+  if (!d)
+    return FALSE;
+  if (gu->dtype != OMNI_DTYPE_F32 && gu->dtype != OMNI_DTYPE_F16 && gu->dtype != OMNI_DTYPE_BF16) {
+    g_set_error (error, OMNI_ERROR, OMNI_ERROR_UNSUPPORTED, "%s (%s): fused experts in %s; "
+                 "expected F32, F16 or BF16", gu->name, gu->file, omni_dtype_name (gu->dtype));
+    return FALSE;
+  }
+  for (int64_t e = 0; e < E; e++) {
+    size_t at = (size_t) e * H * 2 * I;
+    if (!load_transposed (m, &l->ex_gate[e], gu, at, 2 * I, I, H, error)
+        || !load_transposed (m, &l->ex_up[e], gu, at + I, 2 * I, I, H, error)
+        || !load_transposed (m, &l->ex_down[e], d, (size_t) e * I * H, H, H, I, error))
+      return FALSE;
+  }
+  return TRUE;
+}
+
 /* Experts are stored one tensor per expert and projection (the Qwen3-MoE
- * checkpoint layout; transformers fuses them only in memory). */
+ * checkpoint layout; transformers fuses them only in memory), or fused
+ * (Qwen3-VL-MoE). */
 static gboolean
 bind_moe (OmniModel *m, OmniLayer *l, const char *p, GError **error)
 {
   const OmniTextConfig *c = &m->cfg;
   int64_t H = c->hidden_size, I = c->moe_intermediate_size;
   int E = c->num_experts;
+  g_autofree char *fused = g_strconcat (p, "mlp.experts.gate_up_proj", NULL);
 
   l->ex_gate = g_new0 (OmniTensor, E);
   l->ex_up = g_new0 (OmniTensor, E);
   l->ex_down = g_new0 (OmniTensor, E);
   if (!bind (m, &l->router, p, "mlp.gate.weight", E, H, error))
     return FALSE;
+  if (omni_safetensors_get (m->st, fused))
+    return bind_fused_experts (m, l, p, error);
   for (int e = 0; e < E; e++) {
     g_autofree char *g = g_strdup_printf ("mlp.experts.%d.gate_proj.weight", e);
     g_autofree char *u = g_strdup_printf ("mlp.experts.%d.up_proj.weight", e);
@@ -439,6 +499,19 @@ view (const OmniTensor *t, int64_t rows, int64_t heads, int64_t cols)
   return v;
 }
 
+/* A view of rows @first.. (@n of them) of the [rows, cols] f32 tensor @t. */
+static OmniTensor
+row_view (const OmniTensor *t, int first, int n)
+{
+  OmniTensor v = *t;
+
+  v.shape[0] = n;
+  v.data = (char *) t->data + (size_t) first * t->shape[1] * sizeof (float);
+  v.n_bytes = (size_t) n * t->shape[1] * sizeof (float);
+  v.owned = FALSE;
+  return v;
+}
+
 static gboolean
 check_batch (OmniModel *m, OmniModelState *st, const OmniBatch *batch, const int32_t *tokens,
              const int32_t *logit_rows, int n_logit_rows, GError **error)
@@ -589,6 +662,7 @@ check_patches (OmniModel *m, const OmniBatch *batch, const OmniEmbedPatch *patch
     const OmniEmbedPatch *e = &patches[p];
     if (!e->src || e->src->n_dims != 2 || e->src->shape[1] != m->cfg.hidden_size
         || e->src->dtype != OMNI_DTYPE_F32 || e->n < 0 || e->src_row < 0
+        || e->n_deepstack < 0 || e->n_deepstack > OMNI_MAX_DEEPSTACK
         || e->src_row + e->n > e->src->shape[0]) {
       g_set_error (error, OMNI_ERROR, OMNI_ERROR_INVALID,
                    "forward: embedding patch %d does not fit (rows %d..+%d of a [%" G_GINT64_FORMAT
@@ -596,6 +670,17 @@ check_patches (OmniModel *m, const OmniBatch *batch, const OmniEmbedPatch *patch
                    e->src_row, e->n, e->src ? e->src->shape[0] : 0,
                    e->src ? e->src->shape[1] : 0, m->cfg.hidden_size);
       return FALSE;
+    }
+    for (int k = 0; k < e->n_deepstack; k++) {
+      const OmniTensor *d = e->deepstack[k];
+      if (k >= m->cfg.num_hidden_layers || !d || d->n_dims != 2 || d->dtype != OMNI_DTYPE_F32
+          || d->shape[1] != m->cfg.hidden_size || e->src_row + e->n > d->shape[0]) {
+        g_set_error (error, OMNI_ERROR, OMNI_ERROR_INVALID,
+                     "forward: DeepStack level %d of embedding patch %d does not fit the patch's "
+                     "rows or the model (%d layers, hidden size %d)", k, p,
+                     m->cfg.num_hidden_layers, m->cfg.hidden_size);
+        return FALSE;
+      }
     }
     for (int i = 0; i < e->n; i++) {
       if (e->rows[i] < 0 || e->rows[i] >= batch->n_tokens) {
@@ -615,14 +700,30 @@ apply_patches (OmniModel *m, OmniTensor *x, const OmniEmbedPatch *patches, int n
 {
   for (int p = 0; p < n_patches; p++) {
     const OmniEmbedPatch *e = &patches[p];
-    OmniTensor src = *e->src;
     if (e->n == 0)
       continue;
-    src.shape[0] = e->n;
-    src.data = (char *) src.data + (size_t) e->src_row * src.shape[1] * sizeof (float);
-    src.n_bytes = (size_t) e->n * src.shape[1] * sizeof (float);
-    src.owned = FALSE;
+    OmniTensor src = row_view (e->src, e->src_row, e->n);
     m->backend->ops->set_rows (m->backend, x, &src, e->rows, e->n);
+  }
+}
+
+/* DeepStack (Qwen3-VL): after decoder layer @li, the patched rows get the
+ * vision tower's features of level @li added (h is free between layers). */
+static void
+add_deepstack (OmniModel *m, OmniModelState *st, int li, OmniTensor *x,
+               const OmniEmbedPatch *patches, int n_patches)
+{
+  const OmniBackendOps *ops = m->backend->ops;
+
+  for (int p = 0; p < n_patches; p++) {
+    const OmniEmbedPatch *e = &patches[p];
+    if (li >= e->n_deepstack || e->n == 0)
+      continue;
+    OmniTensor rows = view (&st->h, e->n, 0, m->cfg.hidden_size);
+    OmniTensor feat = row_view (e->deepstack[li], e->src_row, e->n);
+    ops->get_rows (m->backend, &rows, x, e->rows, e->n);
+    ops->add (m->backend, &rows, &rows, &feat);
+    ops->set_rows (m->backend, x, &rows, e->rows, e->n);
   }
 }
 
@@ -653,6 +754,7 @@ omni_model_forward_patched (OmniModel *m, OmniModelState *st, const OmniBatch *b
   for (int li = 0; li < c->num_hidden_layers; li++) {
     attention_block (m, st, li, batch, &x);
     mlp_block (m, st, li, n, &x);
+    add_deepstack (m, st, li, &x, patches, n_patches);
     capture (st, li, &x);
   }
   ops->rmsnorm (b, &h, &x, &m->norm, (float) c->rms_norm_eps);

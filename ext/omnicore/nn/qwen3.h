@@ -63,13 +63,20 @@ typedef void (*OmniCaptureFunc) (int point, const OmniTensor *hidden, gpointer u
 /* Installs (or removes, with NULL) a capture hook for tests and debugging. */
 void omni_model_state_set_capture (OmniModelState *st, OmniCaptureFunc func, gpointer user_data);
 
+/* Most DeepStack levels a patch carries. */
+#define OMNI_MAX_DEEPSTACK 8
+
 /* Rows of input embeddings that replace the token embeddings of some batch
  * rows (audio or image features at their placeholder tokens). */
 typedef struct {
   const OmniTensor *src;   /* [>= n, hidden] f32, backend memory */
-  int src_row;             /* first row of @src used */
+  int src_row;             /* first row of @src (and of each deepstack level) used */
   const int32_t *rows;     /* [n] batch rows replaced, in order */
   int n;
+  /* Qwen3-VL DeepStack: level k (same rows) is added to these rows after
+   * decoder layer k; n_deepstack 0 for audio */
+  const OmniTensor *deepstack[OMNI_MAX_DEEPSTACK];
+  int n_deepstack;
 } OmniEmbedPatch;
 
 /* Runs @batch (tokens[i] at batch->pos[i] of slot batch->seq[i], positions

@@ -108,17 +108,9 @@ omni_engine_audio_prompt (OmniEngine *e, OmniRequest *req, GError **error)
   if (!forced_language (e, req, &name, error))
     return NULL;
   gsize frames = omni_mel_n_frames (e->mel, req->n_pcm);
-  req->n_audio_tokens = omni_audio_encoder_n_tokens (e->audio, (int) frames);
+  req->n_media_tokens = omni_audio_encoder_n_tokens (e->audio, (int) frames);
   return omni_audio_prompt_build (e->audio_kind, req->task == OMNI_AUDIO_TRANSCRIBE,
-                                  req->n_audio_tokens, name, req->user);
-}
-
-void
-omni_engine_audio_release (OmniEngine *e, OmniRequest *req)
-{
-  if (req->features.data)
-    e->backend->ops->tensor_free (e->backend, &req->features);
-  memset (&req->features, 0, sizeof req->features);
+                                  req->n_media_tokens, name, req->user);
 }
 
 /* Log-mel features of @req's clip ([n_mels][frames], newly allocated). */
@@ -141,36 +133,14 @@ features_of (OmniEngine *e, OmniRequest *req, int *n_frames, GError **error)
 static gboolean
 keep_features (OmniEngine *e, OmniRequest **reqs, int n, const OmniTensor *out, GError **error)
 {
-  OmniBackend *b = e->backend;
-  int64_t width = out->shape[1], row = 0;
+  int row = 0;
 
   for (int i = 0; i < n; i++) {
-    OmniRequest *r = reqs[i];
-    int64_t shape[2] = { r->n_audio_tokens, width };
-    g_autofree int32_t *rows = g_new (int32_t, r->n_audio_tokens);
-    if (!b->ops->tensor_alloc (b, &r->features, OMNI_DTYPE_F32, 2, shape, error))
+    if (!omni_engine_keep_rows (e, &reqs[i]->features, out, row, reqs[i]->n_media_tokens, error))
       return FALSE;
-    for (int k = 0; k < r->n_audio_tokens; k++)
-      rows[k] = (int32_t) (row + k);
-    b->ops->get_rows (b, &r->features, out, rows, r->n_audio_tokens);
-    row += r->n_audio_tokens;
+    row += reqs[i]->n_media_tokens;
   }
   return TRUE;
-}
-
-/* Fails every active request in @reqs with @error (a copy each). */
-static void
-fail_requests (OmniEngine *e, OmniRequest **reqs, int n, const GError *error)
-{
-  for (int k = 0; k < n; k++) {
-    for (int i = 0; i < e->n_active; i++) {
-      if (e->active[i] == reqs[k]) {
-        omni_engine_remove_active (e, i);
-        omni_engine_finish_error (e, reqs[k], g_error_copy (error));
-        break;
-      }
-    }
-  }
 }
 
 /* Encodes @n clips in one pass and keeps each request's tokens. */
@@ -246,8 +216,8 @@ omni_engine_audio_encode (OmniEngine *e)
     g_free (mels[i]);
   if (!ok) {
     for (int i = 0; i < n; i++)
-      omni_engine_audio_release (e, reqs[i]);
-    fail_requests (e, reqs, n, error);
+      omni_engine_release_features (e, reqs[i]);
+    omni_engine_fail_requests (e, reqs, n, error);
     g_error_free (error);
   }
 }

@@ -13,7 +13,12 @@
 #include "text/tokenizer.h"
 #include "text/audio-prompt.h"
 
+#include "io/vision-config.h"
+
+#include "vision/vision-config.h"
+
 typedef struct _OmniAudioEncoder OmniAudioEncoder;
+typedef struct _OmniVisionEncoder OmniVisionEncoder;
 typedef struct _OmniMel OmniMel;
 
 /* Lock order: a request's lock before its engine's lock; the scheduler
@@ -51,10 +56,23 @@ struct _OmniRequest {
   OmniSeq seq;
   OmniDetokenizer *detok;
   GString *text;
-  /* audio: the encoder's tokens for the placeholders, once encoded */
-  int n_audio_tokens;
-  OmniTensor features;         /* [n_audio_tokens, hidden] in the backend, data NULL before */
+  /* audio and vision: the encoder's tokens for the placeholders, once encoded */
+  int n_media_tokens;
+  OmniTensor features;         /* [n_media_tokens, hidden] in the backend, data NULL before */
+  OmniTensor deepstack[OMNI_MAX_DEEPSTACK];  /* vision: DeepStack levels, same shape */
+  int n_deepstack;
   const char *forced_code;     /* the forced language's code, NULL = detect */
+  /* vision requests (n_images > 0): RGB8 copies, packed */
+  guint8 **images;
+  int *widths, *heights;
+  int n_images;
+  double clip_fps;             /* > 0: the images are one clip's frames */
+  int min_visual_tokens, max_visual_tokens;
+  float *patches;              /* preprocessed, until encoded */
+  OmniVisionGrid *grids;       /* one per image, or one for the clip */
+  int n_grids;
+  int32_t *rope_pos;           /* [3][prompt] M-RoPE positions, NULL: sequential */
+  int rope_delta;              /* decode positions: cache position + rope_delta */
 };
 
 struct _OmniEngine {
@@ -75,7 +93,10 @@ struct _OmniEngine {
   OmniMel *mel;
   OmniAudioModelKind audio_kind;
   int32_t audio_token_id;
-  int32_t asr_marker_id;       /* Qwen3-ASR's <asr_text>, -1 if none */         /* OMNI_DEBUG_STEP_DELAY_MS, a test knob */
+  int32_t asr_marker_id;       /* Qwen3-ASR's <asr_text>, -1 if none */
+  /* vision models: the tower and its preprocessing (NULL for others) */
+  OmniVisionEncoder *vision;
+  OmniVisionProcConfig image_proc, video_proc;         /* OMNI_DEBUG_STEP_DELAY_MS, a test knob */
 
   GMutex lock;                 /* guards the fields below up to the thread's own */
   GCond cond;
@@ -107,8 +128,29 @@ char *omni_engine_audio_prompt (OmniEngine *e, OmniRequest *req, GError **error)
 /* Encodes the clips of the active requests not yet encoded, in one pass;
  * the requests that fail are finished with the error (audio.c). */
 void omni_engine_audio_encode (OmniEngine *e);
-/* Releases @req's encoder tokens (audio.c). */
-void omni_engine_audio_release (OmniEngine *e, OmniRequest *req);
+/* Loads the vision tower and its preprocessing when the snapshot has one (vision.c). */
+gboolean omni_engine_vision_load (OmniEngine *e, GError **error);
+/* Frees them (vision.c). */
+void omni_engine_vision_free (OmniEngine *e);
+/* The prompt text of vision request @req (its pictures preprocessed, its
+ * placeholder count set); NULL + GError when the model cannot take it (vision.c). */
+char *omni_engine_vision_prompt (OmniEngine *e, OmniRequest *req, GError **error);
+/* The M-RoPE positions of @req's tokenized prompt into its sequence (vision.c). */
+gboolean omni_engine_vision_positions (OmniEngine *e, OmniRequest *req, GError **error);
+/* Encodes the pictures of the active requests not yet encoded, in one
+ * pass; the requests that fail are finished with the error (vision.c). */
+void omni_engine_vision_encode (OmniEngine *e);
+/* The vision tower's config, NULL without one (vision.c). */
+const OmniVisionConfig *omni_engine_vision_config (OmniEngine *e);
+/* DeepStack levels @req's features come with: 0 but for pictures (vision.c). */
+int omni_engine_n_deepstack (OmniEngine *e, const OmniRequest *req);
+/* Releases @req's encoder tokens and DeepStack features (engine.c). */
+void omni_engine_release_features (OmniEngine *e, OmniRequest *req);
+/* @dst = a new backend tensor holding rows @first..@first+@n of @src (engine.c). */
+gboolean omni_engine_keep_rows (OmniEngine *e, OmniTensor *dst, const OmniTensor *src, int first,
+                                int n, GError **error);
+/* Fails every active request in @reqs with @error (a copy each) (scheduler.c). */
+void omni_engine_fail_requests (OmniEngine *e, OmniRequest **reqs, int n, const GError *error);
 /* The final error callback; takes @error (scheduler.c). */
 void omni_engine_finish_error (OmniEngine *e, OmniRequest *req, GError *error);
 /* Removes active request @i (scheduler.c). */

@@ -182,8 +182,8 @@ engine_load (char *dir, OmniBackend *backend, const OmniEngineOptions *o, GError
   progress (o, 0.2, "tokenizer");
   if (!load_tokenizer (e, error) || !load_model (e, o, error))
     goto fail;
-  progress (o, 0.9, "audio encoder");
-  if (!omni_engine_audio_load (e, error))
+  progress (o, 0.9, "audio and vision encoders");
+  if (!omni_engine_audio_load (e, error) || !omni_engine_vision_load (e, error))
     goto fail;
   collect_stop_ids (e);
   omni_stepper_init (&e->stepper, e->model, e->st);
@@ -324,6 +324,7 @@ omni_engine_free (OmniEngine *e)
   g_free (e->seqs);
   g_clear_pointer (&e->st, omni_model_state_free);
   omni_engine_audio_free (e);
+  omni_engine_vision_free (e);
   g_clear_pointer (&e->model, omni_model_free);
   g_clear_pointer (&e->backend, omni_backend_close);
   g_clear_pointer (&e->tok, omni_tokenizer_free);
@@ -359,4 +360,35 @@ omni_engine_forward_count (OmniEngine *engine)
   n = engine->n_forward;
   g_mutex_unlock (&engine->lock);
   return n;
+}
+
+void
+omni_engine_release_features (OmniEngine *e, OmniRequest *req)
+{
+  OmniBackend *b = e->backend;
+
+  if (req->features.data)
+    b->ops->tensor_free (b, &req->features);
+  memset (&req->features, 0, sizeof req->features);
+  for (int k = 0; k < req->n_deepstack; k++)
+    if (req->deepstack[k].data)
+      b->ops->tensor_free (b, &req->deepstack[k]);
+  memset (req->deepstack, 0, sizeof req->deepstack);
+  req->n_deepstack = 0;
+}
+
+gboolean
+omni_engine_keep_rows (OmniEngine *e, OmniTensor *dst, const OmniTensor *src, int first, int n,
+                       GError **error)
+{
+  OmniBackend *b = e->backend;
+  int64_t shape[2] = { n, src->shape[1] };
+  g_autofree int32_t *rows = g_new (int32_t, MAX (n, 1));
+
+  if (!b->ops->tensor_alloc (b, dst, OMNI_DTYPE_F32, 2, shape, error))
+    return FALSE;
+  for (int k = 0; k < n; k++)
+    rows[k] = first + k;
+  b->ops->get_rows (b, dst, src, rows, n);
+  return TRUE;
 }

@@ -2,6 +2,7 @@
 /* Requests: what to generate, how, and whom to tell. */
 #include "runtime/engine-private.h"
 #include <math.h>
+#include <string.h>
 #include "text/translate.h"
 
 /* New tokens at most unless the request says otherwise. */
@@ -104,6 +105,66 @@ omni_request_new_audio (const OmniAudioSpec *spec, GError **error)
   return req;
 }
 
+static gboolean
+check_images (const OmniVisionSpec *spec, GError **error)
+{
+  if (!spec->images || spec->n_images <= 0 || spec->clip_fps < 0
+      || (spec->clip_fps == 0 && spec->n_images > 16)) {
+    g_set_error (error, OMNI_ERROR, OMNI_ERROR_INVALID, "vision request: %d images%s; expected 1 "
+                 "to 16 images, or the frames of one clip with clip_fps > 0", spec->n_images,
+                 spec->clip_fps < 0 ? " and a negative clip_fps" : "");
+    return FALSE;
+  }
+  for (int i = 0; i < spec->n_images; i++) {
+    const OmniImage *im = &spec->images[i];
+    if (!im->rgb || im->width < 2 || im->height < 2 || im->stride < (gsize) im->width * 3
+        || MAX (im->width, im->height) > 200 * MIN (im->width, im->height)) {
+      g_set_error (error, OMNI_ERROR, OMNI_ERROR_INVALID,
+                   "vision request: image %d is %dx%d (stride %" G_GSIZE_FORMAT "); expected RGB8 "
+                   "of at least 2x2 pixels, an aspect ratio up to 200 and a stride >= 3 x width",
+                   i, im->width, im->height, im->stride);
+      return FALSE;
+    }
+  }
+  if (spec->min_visual_tokens < 0 || spec->max_visual_tokens < 0
+      || (spec->max_visual_tokens && spec->min_visual_tokens > spec->max_visual_tokens)) {
+    g_set_error (error, OMNI_ERROR, OMNI_ERROR_INVALID,
+                 "vision request: token budget %d..%d; expected 0 <= min <= max",
+                 spec->min_visual_tokens, spec->max_visual_tokens);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+OmniRequest *
+omni_request_new_vision (const OmniVisionSpec *spec, GError **error)
+{
+  OmniRequest *req;
+
+  g_return_val_if_fail (spec != NULL, NULL);
+  if (!check_images (spec, error))
+    return NULL;
+  req = request_new ();
+  req->n_images = spec->n_images;
+  req->images = g_new (guint8 *, spec->n_images);
+  req->widths = g_new (int, spec->n_images);
+  req->heights = g_new (int, spec->n_images);
+  for (int i = 0; i < spec->n_images; i++) {
+    const OmniImage *im = &spec->images[i];
+    gsize row = (gsize) im->width * 3;
+    req->images[i] = g_malloc (row * im->height);
+    for (int y = 0; y < im->height; y++)
+      memcpy (req->images[i] + row * y, im->rgb + im->stride * y, row);
+    req->widths[i] = im->width;
+    req->heights[i] = im->height;
+  }
+  req->clip_fps = spec->clip_fps;
+  req->min_visual_tokens = spec->min_visual_tokens;
+  req->max_visual_tokens = spec->max_visual_tokens;
+  req->user = g_strdup (spec->prompt);
+  return req;
+}
+
 OmniRequest *
 omni_request_ref (OmniRequest *req)
 {
@@ -125,6 +186,14 @@ omni_request_unref (OmniRequest *req)
   g_free (req->target_name);
   g_free (req->pcm);
   g_free (req->language);
+  for (int i = 0; i < req->n_images; i++)
+    g_free (req->images[i]);
+  g_free (req->images);
+  g_free (req->widths);
+  g_free (req->heights);
+  g_free (req->patches);
+  g_free (req->grids);
+  g_free (req->rope_pos);
   g_free (req);
 }
 

@@ -87,7 +87,7 @@ finish (OmniEngine *e, OmniRequest *req, OmniResultStatus status, const GError *
     g_string_append (req->text, rest);
   }
   deliver (req, status, error);
-  omni_engine_audio_release (e, req);
+  omni_engine_release_features (e, req);
   if (req->running) {
     omni_seq_clear (&req->seq);
     omni_kv_pages_close (omni_model_state_pages (e->st), req->seq.slot);
@@ -110,6 +110,20 @@ omni_engine_finish_error (OmniEngine *e, OmniRequest *req, GError *error)
   g_debug ("request failed: %s", error->message);
   finish (e, req, OMNI_RESULT_ERROR, error);
   g_error_free (error);
+}
+
+void
+omni_engine_fail_requests (OmniEngine *e, OmniRequest **reqs, int n, const GError *error)
+{
+  for (int k = 0; k < n; k++) {
+    for (int i = 0; i < e->n_active; i++) {
+      if (e->active[i] == reqs[k]) {
+        omni_engine_remove_active (e, i);
+        omni_engine_finish_error (e, reqs[k], g_error_copy (error));
+        break;
+      }
+    }
+  }
 }
 
 /* ---- queue ---- */
@@ -223,19 +237,32 @@ pages_promised (OmniEngine *e)
   return n;
 }
 
-/* The tokenizer must have turned every <|audio_pad|> into the config's id. */
+/* The placeholder token of @req's encoder tokens (audio, image or video pad). */
+static int32_t
+placeholder_id (OmniEngine *e, const OmniRequest *req)
+{
+  const OmniVisionConfig *vc;
+
+  if (req->pcm)
+    return e->audio_token_id;
+  vc = omni_engine_vision_config (e);
+  return req->clip_fps > 0 ? vc->video_token_id : vc->image_token_id;
+}
+
+/* The tokenizer must have turned every placeholder into the config's id. */
 static gboolean
 check_placeholders (OmniEngine *e, OmniRequest *req, GError **error)
 {
+  int32_t id = placeholder_id (e, req);
   int n = 0;
 
   for (guint i = 0; i < req->ids->len; i++)
-    n += g_array_index (req->ids, gint32, i) == e->audio_token_id;
-  if (n != req->n_audio_tokens) {
+    n += g_array_index (req->ids, gint32, i) == id;
+  if (n != req->n_media_tokens) {
     g_set_error (error, OMNI_ERROR, OMNI_ERROR_FORMAT,
-                 "%s: the prompt holds %d audio placeholders (id %d) where %d were written; the "
-                 "tokenizer's <|audio_pad|> does not match the config's audio_token_id",
-                 e->dir, n, e->audio_token_id, req->n_audio_tokens);
+                 "%s: the prompt holds %d placeholders (id %d) where %d were written; the "
+                 "tokenizer's placeholder token does not match the config's id",
+                 e->dir, n, id, req->n_media_tokens);
     return FALSE;
   }
   return TRUE;
@@ -250,8 +277,9 @@ tokenize (OmniEngine *e, OmniRequest *req, GError **error)
   g_autofree char *prompt = NULL;
   if (req->ids)
     return TRUE;
-  if (req->pcm) {
-    prompt = omni_engine_audio_prompt (e, req, error);
+  if (req->pcm || req->n_images) {
+    prompt = req->pcm ? omni_engine_audio_prompt (e, req, error)
+                      : omni_engine_vision_prompt (e, req, error);
     if (!prompt)
       return FALSE;
   } else {
@@ -262,7 +290,8 @@ tokenize (OmniEngine *e, OmniRequest *req, GError **error)
   }
   req->ids = g_array_new (FALSE, FALSE, sizeof (gint32));
   if (!omni_tokenizer_encode (e->tok, prompt, -1, req->ids, error)
-      || (req->pcm && !check_placeholders (e, req, error)))
+      || ((req->pcm || req->n_images) && !check_placeholders (e, req, error))
+      || (req->n_images && !omni_engine_vision_positions (e, req, error)))
     return FALSE;
   if ((int) req->ids->len >= e->max_context) {
     g_set_error (error, OMNI_ERROR, OMNI_ERROR_INVALID,
@@ -313,9 +342,13 @@ start (OmniEngine *e, OmniRequest *req)
     return ADMIT_WAIT;
   omni_seq_init (&req->seq, &p, omni_model_config (e->model)->vocab_size,
                  (const int32_t *) req->ids->data, req->ids->len, slot);
-  if (req->pcm) {
+  if (req->pcm || req->n_images) {
     req->seq.features = &req->features;
-    req->seq.feature_token = e->audio_token_id;
+    req->seq.feature_token = placeholder_id (e, req);
+    req->seq.deepstack = req->deepstack;
+    req->seq.n_deepstack = omni_engine_n_deepstack (e, req);
+    req->seq.rope_pos = req->rope_pos;
+    req->seq.rope_delta = req->rope_delta;
   }
   req->running = TRUE;
   req->detok = omni_detokenizer_new (e->tok, TRUE);
@@ -444,6 +477,8 @@ omni_scheduler_main (gpointer data)
     admit (e);
     if (e->audio)
       omni_engine_audio_encode (e);
+    if (e->vision)
+      omni_engine_vision_encode (e);
     if (e->n_active > 0)
       step (e);
   }

@@ -31,6 +31,13 @@ typedef struct {
   const OmniTensor *features;
   int32_t feature_token;
   int n_features_fed;        /* placeholders already fed */
+  const OmniTensor *deepstack;  /* [n_deepstack] added after the first decoder layers */
+  int n_deepstack;
+  /* M-RoPE positions of the prompt ([3][n_prompt], t h w) when they are not
+   * sequential (images, video); later tokens at cache position p get
+   * p + rope_delta on every axis. NULL: sequential. */
+  const int32_t *rope_pos;
+  int rope_delta;
 } OmniSeq;
 
 /* Sets up @s to generate after @prompt (@n_prompt > 0) in KV slot @slot of a

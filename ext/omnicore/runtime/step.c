@@ -17,6 +17,7 @@ omni_stepper_init (OmniStepper *sp, OmniModel *model, OmniModelState *st)
   sp->pos = g_new (int32_t, sp->max_tokens);
   sp->seq = g_new (int32_t, sp->max_tokens);
   sp->rows = g_new (int32_t, sp->max_tokens);
+  sp->rope_pos = g_new (int32_t, 3 * (gsize) sp->max_tokens);
   sp->row_seq = g_new (OmniSeq *, sp->max_rows);
   sp->patch_rows = g_new (int32_t, sp->max_tokens);
   sp->max_patches = o->max_seqs;
@@ -31,6 +32,7 @@ omni_stepper_clear (OmniStepper *sp)
   g_free (sp->pos);
   g_free (sp->seq);
   g_free (sp->rows);
+  g_free (sp->rope_pos);
   g_free (sp->row_seq);
   g_free (sp->patch_rows);
   g_free (sp->patches);
@@ -47,9 +49,14 @@ add_tokens (OmniStepper *sp, OmniSeq *s, const int32_t *tokens, int n, int start
   if (!omni_kv_pages_reserve (omni_model_state_pages (sp->st), s->slot, start + n, error))
     return FALSE;
   for (int i = 0; i < n; i++) {
-    sp->tokens[*n_tok] = tokens[i];
-    sp->pos[*n_tok] = start + i;
-    sp->seq[*n_tok] = s->slot;
+    int p = start + i, t = *n_tok;
+    sp->tokens[t] = tokens[i];
+    sp->pos[t] = p;
+    sp->seq[t] = s->slot;
+    for (int axis = 0; axis < 3; axis++)
+      sp->rope_pos[axis * sp->max_tokens + t] = !s->rope_pos ? p
+          : p < (int) s->n_prompt ? s->rope_pos[axis * s->n_prompt + p] : p + s->rope_delta;
+    sp->any_rope_pos |= s->rope_pos != NULL;
     (*n_tok)++;
   }
   if (want_logits) {
@@ -78,6 +85,9 @@ add_patch (OmniStepper *sp, OmniSeq *s, int first, int n, int *n_patch_rows)
   p->src = s->features;
   p->src_row = s->n_features_fed;
   p->n = k;
+  p->n_deepstack = s->n_deepstack;
+  for (int d = 0; d < s->n_deepstack; d++)
+    p->deepstack[d] = &s->deepstack[d];
   s->n_features_fed += k;
   *n_patch_rows += k;
   sp->n_patches++;
@@ -92,6 +102,7 @@ gather (OmniStepper *sp, OmniSeq *const *seqs, int n_seqs, int *n_tok, int *n_ro
   int n_patch_rows = 0;
 
   sp->n_patches = 0;
+  sp->any_rope_pos = FALSE;
   for (int i = 0; i < n_seqs; i++) {
     OmniSeq *s = seqs[i];
     s->has_new = FALSE;
@@ -122,6 +133,16 @@ gather (OmniStepper *sp, OmniSeq *const *seqs, int n_seqs, int *n_tok, int *n_ro
   return TRUE;
 }
 
+/* The three axes of the step's @n tokens side by side, as the rope op
+ * takes them ([3][n], in place: the rows move down only). */
+static const int32_t *
+compact_rope_pos (OmniStepper *sp, int n)
+{
+  for (int axis = 1; axis < 3; axis++)
+    memmove (sp->rope_pos + axis * n, sp->rope_pos + axis * sp->max_tokens, n * sizeof (int32_t));
+  return sp->rope_pos;
+}
+
 gboolean
 omni_stepper_run (OmniStepper *sp, OmniSeq *const *seqs, int n_seqs, int *n_fed, GError **error)
 {
@@ -134,6 +155,8 @@ omni_stepper_run (OmniStepper *sp, OmniSeq *const *seqs, int n_seqs, int *n_fed,
   if (n_tok == 0)
     return TRUE;
   omni_model_state_batch (sp->st, &batch, n_tok, sp->pos, sp->seq);
+  if (sp->any_rope_pos)
+    batch.rope_pos = compact_rope_pos (sp, n_tok);
   sp->n_forward++;
   if (!omni_model_forward_patched (sp->model, sp->st, &batch, sp->tokens, sp->patches,
                                    sp->n_patches, sp->rows, n_rows, sp->logits, error))

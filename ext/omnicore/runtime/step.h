@@ -13,6 +13,8 @@ typedef struct {
   OmniModelState *st;
   int max_tokens, max_rows, vocab;
   int32_t *tokens, *pos, *seq, *rows;   /* [max_tokens] */
+  int32_t *rope_pos;                    /* [3][max_tokens] M-RoPE positions */
+  gboolean any_rope_pos;                /* a sequence of this step has its own */
   OmniSeq **row_seq;                    /* [max_rows] */
   int32_t *patch_rows;                  /* [max_tokens] batch rows of placeholders */
   OmniEmbedPatch *patches;              /* [max_seqs] one per prefilling sequence */
