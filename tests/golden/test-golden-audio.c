@@ -13,6 +13,7 @@
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 #include "omnicore.h"
+#include "golden-util.h"
 #include "audio/mel.h"
 #include "audio/wav.h"
 #include "io/safetensors.h"
@@ -51,54 +52,6 @@ static char *
 in_dir (const char *dir, const char *file)
 {
   return g_build_filename (dir, file, NULL);
-}
-
-static float *
-ref_tensor (Golden *g, const char *name, gsize n)
-{
-  const OmniSafeTensor *t = omni_safetensors_get (g->ref, name);
-  GError *error = NULL;
-
-  if (!t)
-    g_error ("%s: golden.safetensors has no tensor \"%s\"", g->dir, name);
-  g_assert_cmpint (t->n_elements, ==, (gint64) n);
-  float *out = g_new (float, n);
-  g_assert_true (omni_safetensors_to_f32 (g->ref, t, out, &error));
-  g_assert_no_error (error);
-  return out;
-}
-
-static double
-rel_err (const float *ours, const float *ref, gsize n)
-{
-  double worst = 0, scale = 0;
-  for (gsize i = 0; i < n; i++) {
-    worst = MAX (worst, fabs ((double) ours[i] - ref[i]));
-    scale = MAX (scale, fabs ((double) ref[i]));
-  }
-  return worst / scale;
-}
-
-static int
-argmax (const float *x, int n)
-{
-  int best = 0;
-  for (int i = 1; i < n; i++)
-    if (x[i] > x[best])
-      best = i;
-  return best;
-}
-
-static gint32 *
-json_ids (JsonObject *o, const char *member, gsize *n)
-{
-  JsonArray *a = json_object_get_array_member (o, member);
-  gint32 *ids = g_new (gint32, json_array_get_length (a));
-
-  *n = json_array_get_length (a);
-  for (gsize i = 0; i < *n; i++)
-    ids[i] = (gint32) json_array_get_int_element (a, i);
-  return ids;
 }
 
 /* Opens the fixture in the snapshot directory @dir. */
@@ -219,8 +172,8 @@ run_case (Golden *g, JsonObject *c, const gint32 *subset, gsize n_subset)
 {
   const char *name = json_object_get_string_member (c, "name");
   gsize n_prompt, n_greedy;
-  g_autofree gint32 *prompt = json_ids (c, "input_ids", &n_prompt);
-  g_autofree gint32 *greedy = json_ids (c, "greedy_ids", &n_greedy);
+  g_autofree gint32 *prompt = golden_json_ids (c, "input_ids", &n_prompt);
+  g_autofree gint32 *greedy = golden_json_ids (c, "greedy_ids", &n_greedy);
   OmniTensor features = { 0 };
   int n_tokens;
   GError *error = NULL;
@@ -249,19 +202,19 @@ run_case (Golden *g, JsonObject *c, const gint32 *subset, gsize n_subset)
   g_assert_no_error (error);
 
   g_autofree char *first_name = g_strconcat ("logits_first_", name, NULL);
-  g_autofree float *first = ref_tensor (g, first_name, g->vocab);
-  double e = rel_err (logits, first, g->vocab), worst = 0;
+  g_autofree float *first = golden_ref_tensor (g->ref, g->dir, first_name, g->vocab);
+  double e = golden_rel_err (logits, first, g->vocab), worst = 0;
   g_test_message ("%s %s on %s: first logits rel err %.3g", g->dir, name, device, e);
   g_assert_cmpfloat (e, <=, g->tol);
   g_autofree char *steps_name = g_strconcat ("logits_steps_", name, NULL);
-  g_autofree float *steps = ref_tensor (g, steps_name, N_STEPS * n_subset);
+  g_autofree float *steps = golden_ref_tensor (g->ref, g->dir, steps_name, N_STEPS * n_subset);
   g_autofree float *sub = g_new (float, n_subset);
   for (int s = 0; s < N_STEPS; s++) {
-    gint32 id = argmax (logits, g->vocab);
+    gint32 id = golden_argmax (logits, g->vocab);
     for (gsize j = 0; j < n_subset; j++)
       sub[j] = logits[subset[j]];
-    worst = MAX (worst, rel_err (sub, steps + s * n_subset, n_subset));
-    g_assert_cmpfloat (rel_err (sub, steps + s * n_subset, n_subset), <=, g->tol);
+    worst = MAX (worst, golden_rel_err (sub, steps + s * n_subset, n_subset));
+    g_assert_cmpfloat (golden_rel_err (sub, steps + s * n_subset, n_subset), <=, g->tol);
     g_assert_cmpint (id, ==, greedy[s]);
     if (s + 1 == N_STEPS)
       break;
@@ -285,7 +238,7 @@ test_model (gconstpointer data)
   gsize n_subset;
 
   golden_open (&g, dir);
-  g_autofree gint32 *subset = json_ids (g.json, "subset_ids", &n_subset);
+  g_autofree gint32 *subset = golden_json_ids (g.json, "subset_ids", &n_subset);
   JsonArray *cases = json_object_get_array_member (g.json, "cases");
   g_assert_cmpuint (json_array_get_length (cases), >=, 2);
   for (guint i = 0; i < json_array_get_length (cases); i++)
@@ -353,7 +306,7 @@ test_instruct_layout (void)
   Golden g = { 0 };
   gsize n_subset;
   golden_open (&g, tmp);
-  g_autofree gint32 *subset = json_ids (g.json, "subset_ids", &n_subset);
+  g_autofree gint32 *subset = golden_json_ids (g.json, "subset_ids", &n_subset);
   run_case (&g, json_array_get_object_element (json_object_get_array_member (g.json, "cases"), 0),
             subset, n_subset);
   golden_close (&g);
@@ -369,14 +322,7 @@ int
 main (int argc, char **argv)
 {
   /* --device=D is ours; everything else is GTest's */
-  for (int i = 1; i < argc; i++) {
-    if (g_str_has_prefix (argv[i], "--device=")) {
-      device = argv[i] + strlen ("--device=");
-      memmove (&argv[i], &argv[i + 1], (argc - i) * sizeof argv[0]);
-      argc--;
-      i--;
-    }
-  }
+  device = golden_parse_device (&argc, argv);
   g_test_init (&argc, &argv, NULL);
   g_test_add_data_func ("/golden-audio/qwen3-omni-thinker", "qwen3-omni-thinker", test_model);
   g_test_add_data_func ("/golden-audio/qwen3-asr", "qwen3-asr", test_model);

@@ -9,6 +9,7 @@
 #include <math.h>
 #include <json-glib/json-glib.h>
 #include "omnicore.h"
+#include "golden-util.h"
 #include "io/safetensors.h"
 #include "nn/qwen3.h"
 #include "runtime/generate.h"
@@ -70,63 +71,10 @@ golden_root (void)
   return g_build_filename (g_getenv ("OMNI_TEST_SRCDIR"), "golden", NULL);
 }
 
-static gint32 *
-json_ids (JsonObject *o, const char *member, gsize *n)
-{
-  JsonArray *a = json_object_get_array_member (o, member);
-  gint32 *ids;
-
-  g_assert_nonnull (a);
-  *n = json_array_get_length (a);
-  ids = g_new (gint32, *n);
-  for (gsize i = 0; i < *n; i++)
-    ids[i] = (gint32) json_array_get_int_element (a, i);
-  return ids;
-}
-
-/* The reference tensor @name as f32 (n_elements checked against @n). */
-static float *
-ref_tensor (Golden *g, const char *name, gsize n)
-{
-  GError *error = NULL;
-  const OmniSafeTensor *t = omni_safetensors_get (g->ref, name);
-  float *out;
-
-  if (!t)
-    g_error ("%s: golden.safetensors has no tensor \"%s\"", g->dir, name);
-  g_assert_cmpint (t->n_elements, ==, (gint64) n);
-  out = g_new (float, n);
-  g_assert_true (omni_safetensors_to_f32 (g->ref, t, out, &error));
-  g_assert_no_error (error);
-  return out;
-}
-
-/* max |ours - ref| / max |ref| over @n values */
-static double
-rel_err (const float *ours, const float *ref, gsize n)
-{
-  double err = 0, scale = 0;
-  for (gsize i = 0; i < n; i++) {
-    err = MAX (err, fabs ((double) ours[i] - ref[i]));
-    scale = MAX (scale, fabs ((double) ref[i]));
-  }
-  return scale > 0 ? err / scale : err;
-}
-
 static gboolean
 close_enough (const float *ours, const float *ref, gsize n, double tol)
 {
-  return rel_err (ours, ref, n) <= tol;
-}
-
-static int
-argmax (const float *x, int n)
-{
-  int best = 0;
-  for (int i = 1; i < n; i++)
-    if (x[i] > x[best])
-      best = i;
-  return best;
+  return golden_rel_err (ours, ref, n) <= tol;
 }
 
 /* ---- setup ---- */
@@ -199,9 +147,9 @@ check_hidden (Golden *g, double tol)
     g_autofree char *name = p < 0 ? g_strdup ("hidden_embed")
                           : p == g->n_layers ? g_strdup ("hidden_final")
                           : g_strdup_printf ("hidden_layer_%d", p);
-    g_autofree float *ref = ref_tensor (g, name, n);
+    g_autofree float *ref = golden_ref_tensor (g->ref, g->dir, name, n);
     g_assert_nonnull (g->captured[p + 1]);
-    double e = rel_err (g->captured[p + 1], ref, n);
+    double e = golden_rel_err (g->captured[p + 1], ref, n);
     g_test_message ("%s %s: rel err %.3g", g->dir, name, e);
     if (e > tol)
       g_error ("%s: %s differs: rel err %.3g > %.3g", g->dir, name, e, tol);
@@ -240,7 +188,7 @@ run_steps (Golden *g, const gint32 *prompt, gsize n_prompt, gint32 *ids, float *
   omni_model_state_set_capture (st, NULL, NULL);
   memcpy (first_logits, logits, g->vocab * sizeof (float));
   for (int s = 0; s < N_STEPS; s++) {
-    ids[s] = argmax (logits, g->vocab);
+    ids[s] = golden_argmax (logits, g->vocab);
     for (gsize j = 0; j < n_subset; j++)
       subset_logits[s * n_subset + j] = logits[subset[j]];
     if (s + 1 == N_STEPS)
@@ -263,10 +211,10 @@ run_steps (Golden *g, const gint32 *prompt, gsize n_prompt, gint32 *ids, float *
 static void
 check_steps (Golden *g, const char *tensor, const float *ours, gsize n_subset, double tol)
 {
-  g_autofree float *ref = ref_tensor (g, tensor, N_STEPS * n_subset);
+  g_autofree float *ref = golden_ref_tensor (g->ref, g->dir, tensor, N_STEPS * n_subset);
   double worst = 0;
   for (int s = 0; s < N_STEPS; s++) {
-    double e = rel_err (ours + s * n_subset, ref + s * n_subset, n_subset);
+    double e = golden_rel_err (ours + s * n_subset, ref + s * n_subset, n_subset);
     worst = MAX (worst, e);
     if (e > tol)
       g_error ("%s: %s step %d: rel err %.3g > %.3g", g->dir, tensor, s, e, tol);
@@ -328,8 +276,8 @@ check_bf16 (Golden *g, const float *ours_subset, const gint32 *ours_ids, const g
             gsize n_subset)
 {
   gsize n_ids;
-  g_autofree gint32 *ids_bf16 = json_ids (g->json, "greedy_ids_bf16", &n_ids);
-  g_autofree float *ref = ref_tensor (g, "logits_steps_bf16", N_STEPS * n_subset);
+  g_autofree gint32 *ids_bf16 = golden_json_ids (g->json, "greedy_ids_bf16", &n_ids);
+  g_autofree float *ref = golden_ref_tensor (g->ref, g->dir, "logits_steps_bf16", N_STEPS * n_subset);
   double tol = (12.0 * g->n_layers + 3) * BF16_U, worst = 0;
   int agree = 0, justified = 0;
 
@@ -346,7 +294,7 @@ check_bf16 (Golden *g, const float *ours_subset, const gint32 *ours_ids, const g
         top2 = r[j];
       }
     }
-    double e = rel_err (o, r, n_subset);
+    double e = golden_rel_err (o, r, n_subset);
     worst = MAX (worst, e);
     if (e > tol)
       g_error ("%s: bf16 reference step %d: rel err %.3g > bound %.3g", g->dir, s, e, tol);
@@ -378,9 +326,9 @@ test_model (gconstpointer data)
   g_assert_cmpfloat (tol, <=, 1e-4);
   if (c->bf16 && strcmp (device, "cpu") != 0)
     tol = MAX (tol, (4.0 * g.n_layers + 1) * BF16_U);
-  g_autofree gint32 *prompt = json_ids (g.json, "input_ids", &n_prompt);
-  g_autofree gint32 *greedy = json_ids (g.json, "greedy_ids", &n_greedy);
-  g_autofree gint32 *subset = json_ids (g.json, "subset_ids", &n_subset);
+  g_autofree gint32 *prompt = golden_json_ids (g.json, "input_ids", &n_prompt);
+  g_autofree gint32 *greedy = golden_json_ids (g.json, "greedy_ids", &n_greedy);
+  g_autofree gint32 *subset = golden_json_ids (g.json, "subset_ids", &n_subset);
   g_autofree gint32 *ids = g_new (gint32, N_STEPS);
   g_autofree float *steps = g_new (float, N_STEPS * n_subset);
   g_autofree float *first = g_new (float, g.vocab);
@@ -390,8 +338,8 @@ test_model (gconstpointer data)
   g_test_message ("%s: prefill %" G_GSIZE_FORMAT " tokens %.1f tok/s, decode %.1f tok/s", g.dir,
                   n_prompt, n_prompt / secs[0], (N_STEPS - 1) / secs[1]);
   check_hidden (&g, tol);
-  g_autofree float *ref_first = ref_tensor (&g, "logits_first", g.vocab);
-  double e = rel_err (first, ref_first, g.vocab);
+  g_autofree float *ref_first = golden_ref_tensor (g.ref, g.dir, "logits_first", g.vocab);
+  double e = golden_rel_err (first, ref_first, g.vocab);
   g_test_message ("%s: logits_first rel err %.3g", g.dir, e);
   g_assert_cmpfloat (e, <=, tol);
   g_assert_cmpmem (ids, N_STEPS * sizeof (gint32), greedy, N_STEPS * sizeof (gint32));
@@ -415,7 +363,7 @@ test_comparison_rejects (void)
   if (!golden_open (&g, &cases[0]))
     return;
   double tol = json_object_get_double_member (g.json, "rel_tol");
-  g_autofree float *ref = ref_tensor (&g, "logits_first", g.vocab);
+  g_autofree float *ref = golden_ref_tensor (g.ref, g.dir, "logits_first", g.vocab);
   g_autofree float *ours = g_memdup2 (ref, g.vocab * sizeof (float));
   double scale = 0;
   for (int i = 0; i < g.vocab; i++)
@@ -430,14 +378,7 @@ int
 main (int argc, char **argv)
 {
   /* --device=D is ours; everything else is GTest's */
-  for (int i = 1; i < argc; i++) {
-    if (g_str_has_prefix (argv[i], "--device=")) {
-      device = argv[i] + strlen ("--device=");
-      memmove (&argv[i], &argv[i + 1], (argc - i) * sizeof argv[0]);
-      argc--;
-      i--;
-    }
-  }
+  device = golden_parse_device (&argc, argv);
   g_test_init (&argc, &argv, NULL);
   for (gsize i = 0; i < G_N_ELEMENTS (cases); i++) {
     g_autofree char *path = g_strdup_printf ("/golden/%s", cases[i].name);
