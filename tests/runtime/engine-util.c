@@ -100,7 +100,7 @@ tracker_cb (OmniRequest *req, const OmniResult *r, gpointer data)
 Tracker *
 tracker_pop (GAsyncQueue *done)
 {
-  Tracker *t = g_async_queue_timeout_pop (done, 60 * G_USEC_PER_SEC);
+  Tracker *t = g_async_queue_timeout_pop (done, 300 * G_USEC_PER_SEC);
   g_assert_nonnull (t);
   return t;
 }

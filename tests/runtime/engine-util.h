@@ -33,7 +33,8 @@ void tracker_init (Tracker *t, int tag, GAsyncQueue *done);
 void tracker_clear (Tracker *t);
 /* The callback for omni_request_set_callback with a Tracker. */
 void tracker_cb (OmniRequest *req, const OmniResult *r, gpointer data);
-/* Waits (at most 60 s) for the next final result. */
+/* Waits (at most 300 s: emulated CUDA under ASan is slow) for the next
+ * final result. */
 Tracker *tracker_pop (GAsyncQueue *done);
 
 #endif
