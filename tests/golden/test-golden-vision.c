@@ -20,8 +20,6 @@
 #include "nn/vision-encoder.h"
 #include "vision/image.h"
 
-#define N_STEPS 32
-
 static const char *device = "cpu";
 
 typedef struct {
@@ -173,53 +171,12 @@ run_case (Golden *g, JsonObject *c, const gint32 *subset, gsize n_subset)
   patch.rows = rows;
   g_autofree int32_t *rope = positions (g, prompt, (int) n_prompt, &grid, &delta);
 
-  OmniStateOptions opt = { .max_context = (int) n_prompt + N_STEPS,
-                           .max_batch_tokens = (int) n_prompt };
-  OmniModelState *st = omni_model_state_new (g->model, &opt, &error);
-  g_assert_no_error (error);
-  OmniKVPages *pages = omni_model_state_pages (st);
-  g_assert_cmpint (omni_kv_pages_open (pages), ==, 0);
-  g_assert_true (omni_kv_pages_reserve (pages, 0, (int) n_prompt, &error));
-  g_autofree gint32 *pos = g_new (gint32, n_prompt);
-  g_autofree gint32 *seq = g_new0 (gint32, n_prompt);
-  for (gsize i = 0; i < n_prompt; i++)
-    pos[i] = (gint32) i;
-  OmniBatch batch;
-  gint32 last = (gint32) n_prompt - 1, zero = 0;
-  g_autofree float *logits = g_new (float, g->vocab);
-  omni_model_state_batch (st, &batch, (int) n_prompt, pos, seq);
-  batch.rope_pos = rope;
-  g_assert_true (omni_model_forward_patched (g->model, st, &batch, prompt, &patch, 1, &last, 1,
-                                             logits, &error));
-  g_assert_no_error (error);
-
   g_autofree char *first_name = g_strconcat (g->fx->prefix, "logits_first_", name, NULL);
-  g_autofree float *first = golden_ref_tensor (g->ref, g->dir, first_name, g->vocab);
-  double e = golden_rel_err (logits, first, g->vocab), worst = 0;
-  g_test_message ("%s %s on %s: first logits rel err %.3g", g->dir, name, device, e);
-  g_assert_cmpfloat (e, <=, 1e-4);
   g_autofree char *steps_name = g_strconcat (g->fx->prefix, "logits_steps_", name, NULL);
-  g_autofree float *steps = golden_ref_tensor (g->ref, g->dir, steps_name, N_STEPS * n_subset);
-  g_autofree float *sub = g_new (float, n_subset);
-  for (int s = 0; s < N_STEPS; s++) {
-    gint32 id = golden_argmax (logits, g->vocab);
-    for (gsize j = 0; j < n_subset; j++)
-      sub[j] = logits[subset[j]];
-    worst = MAX (worst, golden_rel_err (sub, steps + s * n_subset, n_subset));
-    g_assert_cmpfloat (golden_rel_err (sub, steps + s * n_subset, n_subset), <=, 1e-4);
-    g_assert_cmpint (id, ==, greedy[s]);
-    if (s + 1 == N_STEPS)
-      break;
-    gint32 p = (gint32) n_prompt + s, r[3] = { p + delta, p + delta, p + delta };
-    g_assert_true (omni_kv_pages_reserve (pages, 0, p + 1, &error));
-    omni_model_state_batch (st, &batch, 1, &p, &zero);
-    batch.rope_pos = r;
-    g_assert_true (omni_model_forward (g->model, st, &batch, &id, &zero, 1, logits, &error));
-    g_assert_no_error (error);
-  }
-  g_test_message ("%s %s on %s: 32 greedy ids equal, step logits worst rel err %.3g", g->dir,
-                  name, device, worst);
-  omni_model_state_free (st);
+  g_autofree char *label = g_strdup_printf ("%s %s on %s", g->dir, name, device);
+  GoldenRun run = { g->model, g->ref, g->dir, label, first_name, steps_name, subset, n_subset,
+                    greedy, json_object_get_double_member (g->json, "rel_tol") };
+  golden_run_patched (&run, prompt, n_prompt, &patch, rope, delta);
   g->backend->ops->tensor_free (g->backend, &feat);
   for (int k = 0; k < vc->n_deepstack; k++)
     g->backend->ops->tensor_free (g->backend, &deep[k]);

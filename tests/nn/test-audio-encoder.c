@@ -134,7 +134,7 @@ clip_entry (Golden *g, const char *name)
     if (g_str_equal (json_object_get_string_member (c, "name"), name))
       return c;
   }
-  g_assert_not_reached ();
+  g_error ("%s: golden.json has no clip \"%s\"", g->dir, name);
 }
 
 /* ---- golden: each clip alone from its recorded mel ---- */

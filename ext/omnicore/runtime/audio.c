@@ -170,26 +170,22 @@ batchable (OmniEngine *e, int frames)
 static gboolean
 encode_all (OmniEngine *e, OmniRequest **reqs, float **mels, int *frames, int n, GError **error)
 {
+  g_autofree OmniRequest **br = g_new (OmniRequest *, n);
+  g_autofree float **bm = g_new (float *, n);
+  g_autofree int *bf = g_new (int, n);
   int k = 0;
 
-  /* batchable clips first, in order, then each of the others */
   for (int i = 0; i < n; i++) {
-    if (!batchable (e, frames[i]))
-      continue;
-    OmniRequest *r = reqs[i];
-    float *m = mels[i];
-    int f = frames[i];
-    memmove (reqs + k + 1, reqs + k, (i - k) * sizeof *reqs);
-    memmove (mels + k + 1, mels + k, (i - k) * sizeof *mels);
-    memmove (frames + k + 1, frames + k, (i - k) * sizeof *frames);
-    reqs[k] = r;
-    mels[k] = m;
-    frames[k++] = f;
+    if (batchable (e, frames[i])) {
+      br[k] = reqs[i];
+      bm[k] = mels[i];
+      bf[k++] = frames[i];
+    }
   }
-  if (k > 0 && !encode_group (e, reqs, mels, frames, k, error))
+  if (k > 0 && !encode_group (e, br, bm, bf, k, error))
     return FALSE;
-  for (int i = k; i < n; i++)
-    if (!encode_group (e, reqs + i, mels + i, frames + i, 1, error))
+  for (int i = 0; i < n; i++)
+    if (!batchable (e, frames[i]) && !encode_group (e, reqs + i, mels + i, frames + i, 1, error))
       return FALSE;
   return TRUE;
 }
