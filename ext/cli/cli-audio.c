@@ -13,6 +13,7 @@ typedef struct {
   int max_tokens;
   double temperature;
   gboolean json;
+  OmniCliLoadArgs load;
 } AudioArgs;
 
 /* One piece of the file and its answer. */
@@ -68,7 +69,8 @@ parse_args (int *argc, char ***argv, AudioArgs *a, gboolean transcribe, GError *
       ? "Transcribes the speech of a WAV file (any rate and channel count)."
       : "Describes a WAV file: speech, music, sounds (Qwen3-Omni Captioner).");
   g_option_context_add_main_entries (ctx, entries, NULL);
-  if (!g_option_context_parse (ctx, argc, argv, error))
+  omni_cli_add_load_options (ctx, &a->load);
+  if (!g_option_context_parse (ctx, argc, argv, error) || !omni_cli_load_args_check (&a->load, error))
     return FALSE;
   if (!a->model || *argc != 2) {
     g_set_error (error, OMNI_ERROR, OMNI_ERROR_INVALID, "--model DIR and one FILE.wav are required");
@@ -204,6 +206,8 @@ run_audio (int argc, char **argv, gboolean transcribe)
     goto fail;
   omni_engine_options_init (&opts);
   opts.device = a.device ? a.device : "auto";
+  opts.quant = a.load.quant;
+  opts.n_threads = a.load.threads;
   e = omni_engine_acquire (a.model, &opts, &error);
   if (!e)
     goto fail;
@@ -217,6 +221,7 @@ out:
   g_free (a.device);
   g_free (a.language);
   g_free (a.prompt);
+  omni_cli_load_args_clear (&a.load);
   return status;
 }
 

@@ -15,6 +15,7 @@ typedef struct {
   double fps;
   int max_tokens, min_visual, max_visual;
   double temperature;
+  OmniCliLoadArgs load;
 } DescribeArgs;
 
 typedef struct {
@@ -124,7 +125,8 @@ parse_args (int *argc, char ***argv, DescribeArgs *a, GError **error)
   g_option_context_set_summary (ctx, "Describes pictures (PNG, JPEG, ...) or a video clip, or "
                                 "answers a question about them (Qwen3-VL, Qwen3-Omni).");
   g_option_context_add_main_entries (ctx, entries, NULL);
-  if (!g_option_context_parse (ctx, argc, argv, error))
+  omni_cli_add_load_options (ctx, &a->load);
+  if (!g_option_context_parse (ctx, argc, argv, error) || !omni_cli_load_args_check (&a->load, error))
     return FALSE;
   if (!a->model || (*argc < 2) == !a->video || *argc > 17) {
     g_set_error (error, OMNI_ERROR, OMNI_ERROR_INVALID,
@@ -216,6 +218,8 @@ omni_cli_describe (int argc, char **argv)
   } else {
     omni_engine_options_init (&opts);
     opts.device = a.device ? a.device : "auto";
+    opts.quant = a.load.quant;
+    opts.n_threads = a.load.threads;
     e = omni_engine_acquire (a.model, &opts, &error);
     status = e ? run_request (e, &a, samples) : omni_cli_fail (error);
   }
@@ -225,5 +229,6 @@ omni_cli_describe (int argc, char **argv)
   g_free (a.device);
   g_free (a.prompt);
   g_free (a.video);
+  omni_cli_load_args_clear (&a.load);
   return status;
 }

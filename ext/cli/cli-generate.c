@@ -18,6 +18,7 @@ typedef struct {
   gint64 seed;
   gboolean chat, raw, think;
   struct { gboolean temperature, top_k, top_p, repetition_penalty, presence_penalty; } set;
+  OmniCliLoadArgs load;
 } GenArgs;
 
 /* Option values that mean "not given", so generation_config.json applies. */
@@ -58,7 +59,8 @@ parse_gen_args (int *argc, char ***argv, GenArgs *a, GError **error)
   g_autoptr (GOptionContext) ctx = g_option_context_new (NULL);
   g_option_context_set_summary (ctx, "Generates text after a prompt and streams it to stdout.");
   g_option_context_add_main_entries (ctx, entries, NULL);
-  if (!g_option_context_parse (ctx, argc, argv, error))
+  omni_cli_add_load_options (ctx, &a->load);
+  if (!g_option_context_parse (ctx, argc, argv, error) || !omni_cli_load_args_check (&a->load, error))
     return FALSE;
   a->set.temperature = a->temperature != UNSET_DOUBLE;
   a->set.top_k = a->top_k != UNSET_INT;
@@ -147,8 +149,10 @@ run_generate (GenArgs *a)
                                             ? tok_cfg : NULL, &error);
   if (!tok)
     return omni_cli_fail (error);
-  OmniBackend *backend = omni_backend_open (a->device ? a->device : "auto", &error);
-  OmniModel *model = backend ? omni_model_load (a->model, backend, &error) : NULL;
+  OmniBackend *backend = omni_backend_open_threads (a->device ? a->device : "auto",
+                                                    a->load.threads, &error);
+  OmniModel *model = backend && omni_backend_set_quant (backend, a->load.quant, &error)
+                     ? omni_model_load (a->model, backend, &error) : NULL;
   g_autofree char *prompt = build_prompt (a);
   GArray *ids = g_array_new (FALSE, FALSE, sizeof (gint32));
   int status = 0;
@@ -191,5 +195,6 @@ omni_cli_generate (int argc, char **argv)
   g_free (a.prompt);
   g_free (a.system);
   g_free (a.device);
+  omni_cli_load_args_clear (&a.load);
   return status;
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 #include "omnicore.h"
 #include "omni-cli.h"
+#include "cli-bench.h"
 
 typedef struct {
   const char *name;
@@ -17,6 +18,8 @@ static const OmniCommand commands[] = {
   { "caption", omni_cli_caption, "describe a WAV file: speech, music, sounds (Qwen3-Omni)" },
   { "transcribe", omni_cli_transcribe, "a WAV file's speech as text (Qwen3-ASR, Qwen3-Omni)" },
   { "describe", omni_cli_describe, "describe pictures or a video clip (Qwen3-VL, Qwen3-Omni)" },
+  { "bench", omni_cli_bench, "prefill and decode tokens/s against the machine's limits" },
+  { "random-model", omni_cli_random_model, "write a snapshot of a config's shapes, random weights" },
   { "tokenize", omni_cli_tokenize, "JSON array of strings on stdin -> JSON array of id arrays" },
   { "detokenize", omni_cli_detokenize, "JSON array of id arrays on stdin -> JSON array of strings" },
 };

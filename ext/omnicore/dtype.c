@@ -13,6 +13,8 @@ static const struct { const char *name; size_t size; } dtype_info[OMNI_DTYPE_COU
   [OMNI_DTYPE_I8] = { "I8", 1 },
   [OMNI_DTYPE_U8] = { "U8", 1 },
   [OMNI_DTYPE_BOOL] = { "BOOL", 1 },
+  [OMNI_DTYPE_Q8_32] = { "Q8_32", 0 },
+  [OMNI_DTYPE_Q4_32] = { "Q4_32", 0 },
 };
 
 size_t
@@ -31,7 +33,7 @@ int
 omni_dtype_from_name (const char *name)
 {
   for (int i = 0; i < OMNI_DTYPE_COUNT; i++)
-    if (g_strcmp0 (name, dtype_info[i].name) == 0)
+    if (dtype_info[i].size != 0 && g_strcmp0 (name, dtype_info[i].name) == 0)
       return i;
   return -1;
 }

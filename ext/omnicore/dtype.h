@@ -17,14 +17,36 @@ typedef enum {
   OMNI_DTYPE_I8,
   OMNI_DTYPE_U8,
   OMNI_DTYPE_BOOL,
+  /* Block dtypes (quant.h): rows of 32-element groups, one f16 scale each;
+   * omni_dtype_size() is 0 for them, use omni_row_bytes(). */
+  OMNI_DTYPE_Q8_32,
+  OMNI_DTYPE_Q4_32,
   OMNI_DTYPE_COUNT
 } OmniDType;
 
-/* Bytes per element of @t. */
+/* One group of OMNI_DTYPE_Q8_32: value j = f16(d) * qs[j]. 34 bytes. */
+typedef struct {
+  uint16_t d;
+  int8_t qs[32];
+} OmniBlockQ8;
+
+/* One group of OMNI_DTYPE_Q4_32: element j < 16 is the low nibble of qs[j],
+ * element j + 16 its high nibble; value = f16(d) * (nibble - 8). 18 bytes. */
+typedef struct {
+  uint16_t d;
+  uint8_t qs[16];
+} OmniBlockQ4;
+
+_Static_assert (sizeof (OmniBlockQ8) == 34, "OmniBlockQ8 must be 34 packed bytes");
+_Static_assert (sizeof (OmniBlockQ4) == 18, "OmniBlockQ4 must be 18 packed bytes");
+
+/* Bytes per element of @t; 0 for block dtypes and unknown values. */
 size_t omni_dtype_size (OmniDType t);
-/* The safetensors spelling ("F32", "BF16", ...) of @t. */
+/* The safetensors spelling ("F32", "BF16", ...) of @t; "Q8_32" / "Q4_32" for
+ * the block dtypes. */
 const char *omni_dtype_name (OmniDType t);
-/* Parses a safetensors dtype string; returns FALSE-like -1 when unknown. */
+/* Parses a safetensors dtype string; -1 when unknown (block dtypes are never
+ * accepted: they are not safetensors dtypes). */
 int omni_dtype_from_name (const char *name);
 
 /* bf16 -> f32 is exact: the top 16 bits of the f32. */

@@ -31,6 +31,24 @@ GQuark omni_error_quark (void);
 /* The core's version string, e.g. "0.1.0". */
 const char *omni_version (void);
 
+/* ------------------------------------------------------------------- quant */
+
+/* How matmul weights are stored in memory (cpu backend): as the checkpoint
+ * has them, bf16, or quantized in groups of 32 with an f16 scale (int8,
+ * int4). Norms, biases, convolution kernels and position tables are kept. */
+typedef enum {
+  OMNI_QUANT_NONE,
+  OMNI_QUANT_BF16,
+  OMNI_QUANT_INT8,
+  OMNI_QUANT_INT4,
+} OmniQuant;
+
+/* "none", "bf16", "int8", "int4" -> @out; else FALSE + GError
+ * (OMNI_ERROR_INVALID) naming the accepted values. */
+gboolean omni_quant_parse (const char *name, OmniQuant *out, GError **error);
+/* The name omni_quant_parse() accepts for @q ("none", ...); "?" when invalid. */
+const char *omni_quant_name (OmniQuant q);
+
 /* ------------------------------------------------------------------ engine */
 
 /* A loaded model with its backend and scheduler thread, shared (ref-counted)
@@ -47,6 +65,10 @@ typedef struct {
   int max_context;          /* tokens per sequence, prompt + output (default 4096) */
   int kv_tokens;            /* KV cache shared by all sequences, in tokens (default
                              * 8192; at least max_context): the cache's memory */
+  OmniQuant quant;          /* weight format (default OMNI_QUANT_NONE: as stored); a
+                             * quant other than NONE needs the cpu backend */
+  int n_threads;            /* cpu threads (default 0: $OMNI_THREADS, else every core);
+                             * only the first user of an engine decides it */
   OmniProgressFunc progress;
   gpointer progress_data;
 } OmniEngineOptions;
@@ -54,11 +76,13 @@ typedef struct {
 /* Fills @opts with the defaults. */
 void omni_engine_options_init (OmniEngineOptions *opts);
 
-/* Returns the engine for @model_dir on @opts->device, loading it on first use
- * (later callers get the same engine, their options other than device
- * ignored). A GError names the file and the problem. Engines are keyed by
- * the directory's real path and the device actually opened, so "auto" shares
- * the engine of the device it resolves to ("cpu" on a machine without CUDA).
+/* Returns the engine for @model_dir on @opts->device at @opts->quant, loading
+ * it on first use (later callers get the same engine, their options other
+ * than device and quant ignored). A GError names the file and the problem.
+ * Engines are keyed by the directory's real path, the device actually opened
+ * and the quant, so "auto" shares the engine of the device it resolves to
+ * ("cpu" on a machine without CUDA) and two quants give two engines. A quant
+ * on a CUDA device is a GError (OMNI_ERROR_UNSUPPORTED).
  * Loading holds a process-wide lock: do not acquire from @opts->progress.
  * Test knob: the environment variable OMNI_DEBUG_STEP_DELAY_MS, read at
  * load, makes the scheduler sleep that long before every forward step (to

@@ -14,19 +14,28 @@ io_test_tmpdir (void)
   return dir;
 }
 
+static void
+remove_tree (const char *path)
+{
+  GDir *d = g_dir_open (path, 0, NULL);
+  const char *name;
+
+  if (!d) {
+    g_remove (path);
+    return;
+  }
+  while ((name = g_dir_read_name (d))) {
+    g_autofree char *child = g_build_filename (path, name, NULL);
+    remove_tree (child);
+  }
+  g_dir_close (d);
+  g_rmdir (path);
+}
+
 void
 io_test_rmdir (char *dir)
 {
-  GDir *d = g_dir_open (dir, 0, NULL);
-  const char *name;
-  while (d && (name = g_dir_read_name (d))) {
-    char *p = g_build_filename (dir, name, NULL);
-    g_unlink (p);
-    g_free (p);
-  }
-  if (d)
-    g_dir_close (d);
-  g_rmdir (dir);
+  remove_tree (dir);
   g_free (dir);
 }
 

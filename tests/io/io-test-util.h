@@ -7,7 +7,7 @@
 
 /* A fresh temporary directory; removed with io_test_rmdir(). */
 char *io_test_tmpdir (void);
-/* Removes @dir and the files in it. */
+/* Removes @dir and everything below it, then frees the string. */
 void io_test_rmdir (char *dir);
 /* Writes @len bytes (-1: strlen) of @data to @dir/@name; returns the path. */
 char *io_test_write (const char *dir, const char *name, const void *data, gssize len);

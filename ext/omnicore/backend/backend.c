@@ -12,23 +12,38 @@
 
 static const char accepted_devices[] = "\"auto\", \"cpu\", \"cuda:N\" or \"cuda-emu\"";
 
-/* Threads for the cpu backend: OMNI_NUM_THREADS when set, else every core. */
+/* Threads for the cpu backend: @requested when > 0, else OMNI_THREADS, else
+ * OMNI_NUM_THREADS (the older name), else every core. */
 static gboolean
-cpu_thread_count (int *n_threads, GError **error)
+cpu_thread_count (int requested, int *n_threads, GError **error)
 {
-  const char *env = g_getenv ("OMNI_NUM_THREADS");
+  const char *names[] = { "OMNI_THREADS", "OMNI_NUM_THREADS" };
   guint64 v;
 
-  if (env == NULL || *env == '\0') {
-    *n_threads = (int) MIN (g_get_num_processors (), MAX_THREADS);
-    return TRUE;
-  }
-  if (!g_ascii_string_to_unsigned (env, 10, 1, MAX_THREADS, &v, NULL)) {
+  if (requested < 0 || requested > MAX_THREADS) {
     g_set_error (error, OMNI_ERROR, OMNI_ERROR_INVALID,
-                 "OMNI_NUM_THREADS is \"%s\"; expected a thread count from 1 to %d", env, MAX_THREADS);
+                 "%d threads asked for; expected 0 (automatic) or a thread count from 1 to %d",
+                 requested, MAX_THREADS);
     return FALSE;
   }
-  *n_threads = (int) v;
+  if (requested > 0) {
+    *n_threads = requested;
+    return TRUE;
+  }
+  for (guint i = 0; i < G_N_ELEMENTS (names); i++) {
+    const char *env = g_getenv (names[i]);
+
+    if (env == NULL || *env == '\0')
+      continue;
+    if (!g_ascii_string_to_unsigned (env, 10, 1, MAX_THREADS, &v, NULL)) {
+      g_set_error (error, OMNI_ERROR, OMNI_ERROR_INVALID,
+                   "%s is \"%s\"; expected a thread count from 1 to %d", names[i], env, MAX_THREADS);
+      return FALSE;
+    }
+    *n_threads = (int) v;
+    return TRUE;
+  }
+  *n_threads = (int) MIN (g_get_num_processors (), MAX_THREADS);
   return TRUE;
 }
 
@@ -91,12 +106,12 @@ cuda_open (const char *module, const char *device, GError **error)
 }
 
 static OmniBackend *
-cpu_open (const char *why, GError **error)
+cpu_open (const char *why, int requested, GError **error)
 {
   int n_threads;
   OmniBackend *b;
 
-  if (!cpu_thread_count (&n_threads, error))
+  if (!cpu_thread_count (requested, &n_threads, error))
     return NULL;
   b = omni_cpu_backend_new (n_threads, error);
   if (b != NULL)
@@ -107,7 +122,7 @@ cpu_open (const char *why, GError **error)
 /* "auto": CUDA when the real module loads and finds a device, else cpu;
  * the log says which and why. Never cuda-emu (tests only). */
 static OmniBackend *
-auto_open (GError **error)
+auto_open (int n_threads, GError **error)
 {
   GError *cuda_error = NULL;
   OmniBackend *b = cuda_open ("cuda", "cuda:0", &cuda_error);
@@ -120,11 +135,17 @@ auto_open (GError **error)
   }
   why = g_strdup_printf ("device auto (no CUDA: %s)", cuda_error->message);
   g_error_free (cuda_error);
-  return cpu_open (why, error);
+  return cpu_open (why, n_threads, error);
 }
 
 OmniBackend *
 omni_backend_open (const char *device, GError **error)
+{
+  return omni_backend_open_threads (device, 0, error);
+}
+
+OmniBackend *
+omni_backend_open_threads (const char *device, int n_threads, GError **error)
 {
   guint64 index;
 
@@ -138,12 +159,48 @@ omni_backend_open (const char *device, GError **error)
       g_ascii_string_to_unsigned (device + 5, 10, 0, G_MAXINT, &index, NULL))
     return cuda_open ("cuda", device, error);
   if (strcmp (device, "auto") == 0)
-    return auto_open (error);
+    return auto_open (n_threads, error);
   if (strcmp (device, "cpu") == 0)
-    return cpu_open ("device cpu", error);
+    return cpu_open ("device cpu", n_threads, error);
   g_set_error (error, OMNI_ERROR, OMNI_ERROR_INVALID,
                "unknown device \"%s\"; expected %s", device, accepted_devices);
   return NULL;
+}
+
+/* Only the cpu kernels read block and bf16-converted weights; a device
+ * backend would upload them unconverted, so a quant there is refused rather
+ * than silently ignored. */
+gboolean
+omni_backend_set_quant (OmniBackend *b, OmniQuant quant, GError **error)
+{
+  if ((guint) quant > OMNI_QUANT_INT4) {
+    g_set_error (error, OMNI_ERROR, OMNI_ERROR_INVALID, "quant %d; expected none, bf16, int8 or int4",
+                 (int) quant);
+    return FALSE;
+  }
+  if (quant != OMNI_QUANT_NONE && strcmp (b->ops->name, "cpu") != 0) {
+    g_set_error (error, OMNI_ERROR, OMNI_ERROR_UNSUPPORTED,
+                 "quant=%s runs on the cpu backend only; device %s takes the weights as stored "
+                 "(quant=none), or use device=cpu", omni_quant_name (quant), b->device);
+    return FALSE;
+  }
+  b->quant = quant;
+  return TRUE;
+}
+
+int
+omni_quant_dtype (OmniQuant quant)
+{
+  switch (quant) {
+  case OMNI_QUANT_BF16:
+    return OMNI_DTYPE_BF16;
+  case OMNI_QUANT_INT8:
+    return OMNI_DTYPE_Q8_32;
+  case OMNI_QUANT_INT4:
+    return OMNI_DTYPE_Q4_32;
+  default:
+    return -1;
+  }
 }
 
 void

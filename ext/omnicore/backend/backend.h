@@ -7,6 +7,7 @@
 
 #include <glib.h>
 #include "dtype.h"
+#include "omnicore.h"
 #include "io/safetensors.h"
 
 /* 5: NCDHW activations and [Cout, Cin, kD, kH, kW] weights of 3-D convolutions. */
@@ -152,6 +153,12 @@ typedef struct {
    * dims, f32, y not x */
   void (*permute) (OmniBackend *b, OmniTensor *y, const OmniTensor *x, const int *perm);
 
+  /* Optional (NULL: run add, then rmsnorm). res += x, then y = rmsnorm(res) * w
+   * as rmsnorm does, row by row in one pass; the same bits as the two ops.
+   * res, x, y: [r, d] f32, no two overlapping; w [d]. */
+  void (*add_rmsnorm) (OmniBackend *b, OmniTensor *res, OmniTensor *y, const OmniTensor *x,
+                       const OmniTensor *w, float eps);
+
   /* Optional (NULL where ops run directly, as on the cpu). The ops issued
    * between step_begin and step_end form one step; a device backend captures
    * the first step with a given @key as a graph and replays it for later
@@ -167,13 +174,51 @@ typedef struct {
 struct _OmniBackend {
   const OmniBackendOps *ops;
   char device[32];   /* "cpu", "cuda:0", "cuda-emu" */
+  OmniQuant quant;   /* format of matmul weights loaded from now on (set_quant) */
 };
 
 /* Opens the backend for @device ("auto", "cpu", "cuda:N", "cuda-emu"); a
  * device that is not available or not built is a GError saying which. */
 OmniBackend *omni_backend_open (const char *device, GError **error);
+/* Opens like omni_backend_open with @n_threads cpu threads (0: $OMNI_THREADS,
+ * else the older $OMNI_NUM_THREADS, else every core); other devices ignore it. */
+OmniBackend *omni_backend_open_threads (const char *device, int n_threads, GError **error);
+/* Matmul weights loaded by @b from now on are stored as @quant (cpu only; another backend with a
+ * quant other than NONE: FALSE + OMNI_ERROR_UNSUPPORTED). */
+gboolean omni_backend_set_quant (OmniBackend *b, OmniQuant quant, GError **error);
+/* The dtype matmul weights of @quant are stored in: BF16, Q8_32, Q4_32; -1 for NONE (as stored). */
+int omni_quant_dtype (OmniQuant quant);
 /* Releases @b and everything it owns. */
 void omni_backend_close (OmniBackend *b);
+
+/* Loads the weights of one model part (decoder, audio or vision tower) onto a
+ * backend at the backend's quant: matmul operands are converted row by row
+ * (never a full f32 copy) or read by mmap from the quantized-weight cache
+ * (io/qcache.h), everything else goes through ops->weight_load. */
+typedef struct _OmniWeightStore OmniWeightStore;
+
+/* A store for @part ("decoder", "audio", "vision") of the snapshot @dir on @b;
+ * opens a valid cache for @b's quant when there is one (a stale or broken
+ * one is logged and ignored). Free it after the tensors it loaded. */
+OmniWeightStore *omni_weight_store_new (OmniBackend *b, const char *dir, const char *part);
+/* Loads @src into @dst: through ops->weight_load, or, for a matmul operand
+ * (@matmul) at a quant other than NONE, in the quant's dtype (a BF16 tensor
+ * at quant bf16 stays mapped). Free @dst with ops->tensor_free. */
+gboolean omni_weight_store_load (OmniWeightStore *ws, const OmniSafetensors *st,
+                                 const OmniSafeTensor *src, gboolean matmul, OmniTensor *dst,
+                                 GError **error);
+/* Like omni_weight_store_load for a weight built in host memory: @data holds
+ * @shape of @dtype (F32, F16 or BF16), contiguous; @name keys the cache. */
+gboolean omni_weight_store_load_host (OmniWeightStore *ws, const char *name, OmniDType dtype,
+                                      const void *data, int n_dims, const int64_t *shape,
+                                      gboolean matmul, OmniTensor *dst, GError **error);
+/* Ends loading: writes the cache when weights were converted now (a cache
+ * that cannot be written is a g_warning; the model runs without it). */
+void omni_weight_store_finish (OmniWeightStore *ws);
+/* Weights of the last load read from the cache and converted now (for tests and logs). */
+void omni_weight_store_counts (const OmniWeightStore *ws, guint *from_cache, guint *converted);
+/* Releases the store and its cache mapping: free the tensors it loaded first. */
+void omni_weight_store_free (OmniWeightStore *ws);
 
 /* Allocates the paged KV cache in @b's memory; FALSE + GError when it does not fit. */
 gboolean omni_kv_cache_init (OmniBackend *b, OmniKVCache *kv, int n_layers, int n_kv_heads,

@@ -43,6 +43,7 @@ struct _OmniAudioEncoder {
   OmniBackend *backend;
   OmniSafetensors *st;
   GPtrArray *loaded;              /* OmniTensor * to release with tensor_free */
+  OmniWeightStore *weights;       /* matmul weights at the backend's quant; owns the cache map */
   OmniTensor conv_w[3], conv_b[3], conv_out;
   OmniTensor ln_post_w, ln_post_b, proj1_w, proj1_b, proj2_w, proj2_b;
   AudioLayer *layers;
@@ -59,20 +60,29 @@ struct _OmniAudioEncoder {
 
 /* ---- loading ---- */
 
+/* Binds @name to @dst; a @matmul operand is stored at the backend's quant. */
 static gboolean
-bind (OmniAudioEncoder *e, OmniTensor *dst, const char *name, int n_dims, const int64_t *shape,
-      GError **error)
+bind_as (OmniAudioEncoder *e, OmniTensor *dst, const char *name, int n_dims, const int64_t *shape,
+         gboolean matmul, GError **error)
 {
   const OmniSafeTensor *src = omni_safetensors_require (e->st, name, n_dims, shape, error);
 
   if (!src)
     return FALSE;
-  if (!e->backend->ops->weight_load (e->backend, e->st, src, dst, error)) {
+  if (!omni_weight_store_load (e->weights, e->st, src, matmul, dst, error)) {
     g_prefix_error (error, "%s (%s): ", name, src->file);
     return FALSE;
   }
   g_ptr_array_add (e->loaded, dst);
   return TRUE;
+}
+
+/* A convolution kernel, norm, bias or table: kept as stored. */
+static gboolean
+bind (OmniAudioEncoder *e, OmniTensor *dst, const char *name, int n_dims, const int64_t *shape,
+      GError **error)
+{
+  return bind_as (e, dst, name, n_dims, shape, FALSE, error);
 }
 
 /* @prefix@suffix.weight [d0] or [d0, d1] (@d1 = 0), and @prefix@suffix.bias
@@ -85,7 +95,8 @@ bind_linear (OmniAudioEncoder *e, OmniTensor *w, OmniTensor *bias, const char *p
   g_autofree char *bn = g_strconcat (prefix, suffix, ".bias", NULL);
   int64_t shape[2] = { d0, d1 };
 
-  return bind (e, w, wn, d1 ? 2 : 1, shape, error) && (!bias || bind (e, bias, bn, 1, shape, error));
+  /* 2-D weights are linear layers (matmul operands); 1-D ones are norms */
+  return bind_as (e, w, wn, d1 ? 2 : 1, shape, d1 != 0, error) && (!bias || bind (e, bias, bn, 1, shape, error));
 }
 
 static gboolean
@@ -174,6 +185,8 @@ omni_audio_encoder_load (const char *dir, OmniBackend *b, GError **error)
   for (int i = 1; i < 4; i++)
     e->freq[i] = (e->freq[i - 1] - 1) / 2 + 1;
   e->st = omni_safetensors_open_dir (dir, error);
+  if (e->st)
+    e->weights = omni_weight_store_new (b, dir, "audio");
   if (!e->st || !bind_stem (e, error))
     goto fail;
   e->layers = g_new0 (AudioLayer, e->cfg.encoder_layers);
@@ -182,6 +195,7 @@ omni_audio_encoder_load (const char *dir, OmniBackend *b, GError **error)
       goto fail;
   if (!bind_head (e, error) || !make_positions (e, error))
     goto fail;
+  omni_weight_store_finish (e->weights);
   g_debug ("loaded the audio encoder of %s: %d layers, d_model %d, output %d", dir,
            e->cfg.encoder_layers, e->cfg.d_model, e->cfg.output_dim);
   return e;
@@ -211,6 +225,7 @@ omni_audio_encoder_free (OmniAudioEncoder *e)
   for (guint i = 0; i < e->loaded->len; i++)
     b->ops->tensor_free (b, g_ptr_array_index (e->loaded, i));
   g_ptr_array_free (e->loaded, TRUE);
+  g_clear_pointer (&e->weights, omni_weight_store_free);
   g_free (e->layers);
   g_clear_pointer (&e->st, omni_safetensors_free);
   Plan *p = &e->plan;

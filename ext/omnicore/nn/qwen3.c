@@ -22,6 +22,7 @@ struct _OmniModel {
   OmniTensor embed, norm, lm_head;
   OmniLayer *layers;
   GPtrArray *loaded;      /* OmniTensor * bound with weight_load, freed once each */
+  OmniWeightStore *weights; /* converts matmul weights to the backend's quant; owns the cache map */
   float *inv_freq;
   OmniRope rope;
   OmniRope mrope;         /* with the M-RoPE sections; used with batch->rope_pos */
@@ -44,10 +45,11 @@ struct _OmniModelState {
 
 /* ---- loading ---- */
 
-/* Binds the tensor @prefix@suffix of shape [d0] or [d0, d1] (@d1 = 0) to @dst. */
+/* Binds the tensor @prefix@suffix of shape [d0] or [d0, d1] (@d1 = 0) to
+ * @dst; a @matmul operand is stored at the backend's quant. */
 static gboolean
-bind (OmniModel *m, OmniTensor *dst, const char *prefix, const char *suffix, int64_t d0,
-      int64_t d1, GError **error)
+bind_as (OmniModel *m, OmniTensor *dst, const char *prefix, const char *suffix, int64_t d0,
+         int64_t d1, gboolean matmul, GError **error)
 {
   g_autofree char *name = g_strconcat (prefix, suffix, NULL);
   int64_t shape[2] = { d0, d1 };
@@ -55,12 +57,28 @@ bind (OmniModel *m, OmniTensor *dst, const char *prefix, const char *suffix, int
 
   if (!src)
     return FALSE;
-  if (!m->backend->ops->weight_load (m->backend, m->st, src, dst, error)) {
+  if (!omni_weight_store_load (m->weights, m->st, src, matmul, dst, error)) {
     g_prefix_error (error, "%s (%s): ", name, src->file);
     return FALSE;
   }
   g_ptr_array_add (m->loaded, dst);
   return TRUE;
+}
+
+/* A norm or bias: kept as stored. */
+static gboolean
+bind (OmniModel *m, OmniTensor *dst, const char *prefix, const char *suffix, int64_t d0,
+      int64_t d1, GError **error)
+{
+  return bind_as (m, dst, prefix, suffix, d0, d1, FALSE, error);
+}
+
+/* A matmul operand (or the embedding table): at the backend's quant. */
+static gboolean
+bind_mat (OmniModel *m, OmniTensor *dst, const char *prefix, const char *suffix, int64_t d0,
+          int64_t d1, GError **error)
+{
+  return bind_as (m, dst, prefix, suffix, d0, d1, TRUE, error);
 }
 
 static gboolean
@@ -71,10 +89,10 @@ bind_attention (OmniModel *m, OmniLayer *l, const char *p, GError **error)
   int64_t nq = (int64_t) c->num_attention_heads * D, nkv = (int64_t) c->num_key_value_heads * D;
 
   if (!bind (m, &l->attn_norm, p, "input_layernorm.weight", H, 0, error)
-      || !bind (m, &l->wq, p, "self_attn.q_proj.weight", nq, H, error)
-      || !bind (m, &l->wk, p, "self_attn.k_proj.weight", nkv, H, error)
-      || !bind (m, &l->wv, p, "self_attn.v_proj.weight", nkv, H, error)
-      || !bind (m, &l->wo, p, "self_attn.o_proj.weight", H, nq, error)
+      || !bind_mat (m, &l->wq, p, "self_attn.q_proj.weight", nq, H, error)
+      || !bind_mat (m, &l->wk, p, "self_attn.k_proj.weight", nkv, H, error)
+      || !bind_mat (m, &l->wv, p, "self_attn.v_proj.weight", nkv, H, error)
+      || !bind_mat (m, &l->wo, p, "self_attn.o_proj.weight", H, nq, error)
       || !bind (m, &l->q_norm, p, "self_attn.q_norm.weight", D, 0, error)
       || !bind (m, &l->k_norm, p, "self_attn.k_norm.weight", D, 0, error)
       || !bind (m, &l->mlp_norm, p, "post_attention_layernorm.weight", H, 0, error))
@@ -98,15 +116,17 @@ load_transposed (OmniModel *m, OmniTensor *dst, const OmniSafeTensor *src, size_
   int64_t shape[2] = { rows, cols };
   g_autofree guint8 *host = g_malloc ((size_t) rows * cols * es);
   const guint8 *in = (const guint8 *) src->data + offset * es;
+  /* the cache's key: the fused tensor and the block taken from it */
+  g_autofree char *key = g_strdup_printf ("%s[%" G_GSIZE_FORMAT "+%" G_GINT64_FORMAT "]", src->name,
+                                          offset, stride);
 
   for (int64_t r = 0; r < rows; r++)
     for (int64_t k = 0; k < cols; k++)
       memcpy (host + ((size_t) r * cols + k) * es, in + ((size_t) k * stride + r) * es, es);
-  if (!m->backend->ops->tensor_alloc (m->backend, dst, src->dtype, 2, shape, error)) {
+  if (!omni_weight_store_load_host (m->weights, key, src->dtype, host, 2, shape, TRUE, dst, error)) {
     g_prefix_error (error, "%s (%s): ", src->name, src->file);
     return FALSE;
   }
-  m->backend->ops->upload (m->backend, dst, host, (size_t) rows * cols * es);
   g_ptr_array_add (m->loaded, dst);
   return TRUE;
 }
@@ -156,6 +176,8 @@ bind_moe (OmniModel *m, OmniLayer *l, const char *p, GError **error)
   l->ex_gate = g_new0 (OmniTensor, E);
   l->ex_up = g_new0 (OmniTensor, E);
   l->ex_down = g_new0 (OmniTensor, E);
+  /* the router stays as stored: its choice is discrete, and quantization
+   * noise that flips an expert costs far more than its few bytes save */
   if (!bind (m, &l->router, p, "mlp.gate.weight", E, H, error))
     return FALSE;
   if (omni_safetensors_get (m->st, fused))
@@ -164,8 +186,9 @@ bind_moe (OmniModel *m, OmniLayer *l, const char *p, GError **error)
     g_autofree char *g = g_strdup_printf ("mlp.experts.%d.gate_proj.weight", e);
     g_autofree char *u = g_strdup_printf ("mlp.experts.%d.up_proj.weight", e);
     g_autofree char *d = g_strdup_printf ("mlp.experts.%d.down_proj.weight", e);
-    if (!bind (m, &l->ex_gate[e], p, g, I, H, error) || !bind (m, &l->ex_up[e], p, u, I, H, error)
-        || !bind (m, &l->ex_down[e], p, d, H, I, error))
+    if (!bind_mat (m, &l->ex_gate[e], p, g, I, H, error)
+        || !bind_mat (m, &l->ex_up[e], p, u, I, H, error)
+        || !bind_mat (m, &l->ex_down[e], p, d, H, I, error))
       return FALSE;
   }
   return TRUE;
@@ -185,9 +208,9 @@ bind_layer (OmniModel *m, int i, GError **error)
   if (l->moe)
     return bind_moe (m, l, p, error);
   m->has_dense = TRUE;
-  return bind (m, &l->gate, p, "mlp.gate_proj.weight", I, H, error)
-      && bind (m, &l->up, p, "mlp.up_proj.weight", I, H, error)
-      && bind (m, &l->down, p, "mlp.down_proj.weight", H, I, error);
+  return bind_mat (m, &l->gate, p, "mlp.gate_proj.weight", I, H, error)
+      && bind_mat (m, &l->up, p, "mlp.up_proj.weight", I, H, error)
+      && bind_mat (m, &l->down, p, "mlp.down_proj.weight", H, I, error);
 }
 
 /* lm_head is embed_tokens when the config ties them (transformers ties even
@@ -197,7 +220,7 @@ bind_head (OmniModel *m, GError **error)
 {
   const OmniTextConfig *c = &m->cfg;
 
-  if (!bind (m, &m->embed, c->prefix, "embed_tokens.weight", c->vocab_size, c->hidden_size, error)
+  if (!bind_mat (m, &m->embed, c->prefix, "embed_tokens.weight", c->vocab_size, c->hidden_size, error)
       || !bind (m, &m->norm, c->prefix, "norm.weight", c->hidden_size, 0, error))
     return FALSE;
   if (c->tie_word_embeddings) {
@@ -205,7 +228,7 @@ bind_head (OmniModel *m, GError **error)
     m->lm_head.owned = FALSE;
     return TRUE;
   }
-  return bind (m, &m->lm_head, "", c->lm_head_name, c->vocab_size, c->hidden_size, error);
+  return bind_mat (m, &m->lm_head, "", c->lm_head_name, c->vocab_size, c->hidden_size, error);
 }
 
 static gboolean
@@ -256,12 +279,16 @@ omni_model_load (const char *dir, OmniBackend *backend, GError **error)
   memcpy (m->mrope.mrope_section, m->cfg.mrope_section, sizeof m->mrope.mrope_section);
   m->mrope.mrope_interleaved = m->cfg.mrope_interleaved;
   m->st = omni_safetensors_open_dir (dir, error);
-  if (!m->st || !bind_head (m, error))
+  if (!m->st)
+    goto fail;
+  m->weights = omni_weight_store_new (backend, dir, "decoder");
+  if (!bind_head (m, error))
     goto fail;
   m->layers = g_new0 (OmniLayer, m->cfg.num_hidden_layers);
   for (int i = 0; i < m->cfg.num_hidden_layers; i++)
     if (!bind_layer (m, i, error))
       goto fail;
+  omni_weight_store_finish (m->weights);
   g_debug ("loaded %s: %d layers, hidden %d, vocab %d, %u weights", dir,
            m->cfg.num_hidden_layers, m->cfg.hidden_size, m->cfg.vocab_size, m->loaded->len);
   return m;
@@ -279,6 +306,7 @@ omni_model_free (OmniModel *m)
   for (guint i = 0; i < m->loaded->len; i++)
     m->backend->ops->tensor_free (m->backend, g_ptr_array_index (m->loaded, i));
   g_ptr_array_free (m->loaded, TRUE);
+  g_clear_pointer (&m->weights, omni_weight_store_free);
   for (int i = 0; m->layers && i < m->cfg.num_hidden_layers; i++) {
     g_free (m->layers[i].ex_gate);
     g_free (m->layers[i].ex_up);
@@ -557,9 +585,28 @@ capture (OmniModelState *st, int point, const OmniTensor *t)
     st->capture (point, t, st->capture_data);
 }
 
-/* x += o_proj(attention(rope(norm(q)), rope(norm(k)), v)) for layer @li. */
+/* h = rmsnorm(x) * w; when @o is not NULL x += o first (the residual the
+ * block before left pending), fused into one op where the backend has it. */
 static void
-attention_block (OmniModel *m, OmniModelState *st, int li, const OmniBatch *batch, OmniTensor *x)
+residual_norm (OmniModel *m, OmniTensor *h, OmniTensor *x, const OmniTensor *o, const OmniTensor *w)
+{
+  const OmniBackendOps *ops = m->backend->ops;
+  float eps = (float) m->cfg.rms_norm_eps;
+
+  if (o && ops->add_rmsnorm) {
+    ops->add_rmsnorm (m->backend, x, h, o, w, eps);
+    return;
+  }
+  if (o)
+    ops->add (m->backend, x, x, o);
+  ops->rmsnorm (m->backend, h, x, w, eps);
+}
+
+/* st->o = o_proj(attention(rope(norm(q)), rope(norm(k)), v)) for layer @li,
+ * left for the caller to add to x; x += st->o first when @pending. */
+static void
+attention_block (OmniModel *m, OmniModelState *st, int li, const OmniBatch *batch, OmniTensor *x,
+                 gboolean pending)
 {
   const OmniBackendOps *ops = m->backend->ops;
   OmniBackend *b = m->backend;
@@ -575,7 +622,7 @@ attention_block (OmniModel *m, OmniModelState *st, int li, const OmniBatch *batc
   OmniTensor v3 = view (&st->v, n, nkv, D);
   OmniTensor attn = view (&st->attn, n, 0, nh * D), o = view (&st->o, n, 0, H);
 
-  ops->rmsnorm (b, &h, x, &l->attn_norm, (float) c->rms_norm_eps);
+  residual_norm (m, &h, x, pending ? &o : NULL, &l->attn_norm);
   ops->matmul (b, &q, &h, &l->wq, l->bq.data ? &l->bq : NULL);
   ops->matmul (b, &k, &h, &l->wk, l->bk.data ? &l->bk : NULL);
   ops->matmul (b, &v, &h, &l->wv, l->bv.data ? &l->bv : NULL);
@@ -589,10 +636,10 @@ attention_block (OmniModel *m, OmniModelState *st, int li, const OmniBatch *batc
   ops->kv_store (b, &st->kv, li, &k3, &v3, batch);
   ops->attention (b, &attn, &q3, &st->kv, li, batch, (float) (1.0 / sqrt ((double) D)));
   ops->matmul (b, &o, &attn, &l->wo, l->bo.data ? &l->bo : NULL);
-  ops->add (b, x, x, &o);
 }
 
-/* x += mlp(norm(x)): dense SwiGLU or the routed experts. */
+/* x += st->o (the attention output), then st->o = mlp(norm(x)), left for
+ * the caller to add: dense SwiGLU or the routed experts. */
 static void
 mlp_block (OmniModel *m, OmniModelState *st, int li, int64_t n, OmniTensor *x)
 {
@@ -603,7 +650,7 @@ mlp_block (OmniModel *m, OmniModelState *st, int li, int64_t n, OmniTensor *x)
   int64_t H = c->hidden_size;
   OmniTensor h = view (&st->h, n, 0, H), o = view (&st->o, n, 0, H);
 
-  ops->rmsnorm (b, &h, x, &l->mlp_norm, (float) c->rms_norm_eps);
+  residual_norm (m, &h, x, &o, &l->mlp_norm);
   if (l->moe) {
     int K = c->num_experts_per_tok;
     OmniTensor logits = view (&st->router, n, 0, c->num_experts);
@@ -620,7 +667,6 @@ mlp_block (OmniModel *m, OmniModelState *st, int li, int64_t n, OmniTensor *x)
     ops->swiglu (b, &a, &g, &u);
     ops->matmul (b, &o, &a, &l->down, NULL);
   }
-  ops->add (b, x, x, &o);
 }
 
 /* A decode step (every token wants logits) of a device backend runs as one
@@ -707,6 +753,16 @@ apply_patches (OmniModel *m, OmniTensor *x, const OmniEmbedPatch *patches, int n
   }
 }
 
+/* TRUE when add_deepstack changes x after decoder layer @li. */
+static gboolean
+has_deepstack (int li, const OmniEmbedPatch *patches, int n_patches)
+{
+  for (int p = 0; p < n_patches; p++)
+    if (li < patches[p].n_deepstack && patches[p].n > 0)
+      return TRUE;
+  return FALSE;
+}
+
 /* DeepStack (Qwen3-VL): after decoder layer @li, the patched rows get the
  * vision tower's features of level @li added (h is free between layers). */
 static void
@@ -748,16 +804,25 @@ omni_model_forward_patched (OmniModel *m, OmniModelState *st, const OmniBatch *b
   if (step)
     ops->step_begin (b, key);
   OmniTensor x = view (&st->x, n, 0, H), h = view (&st->h, n, 0, H);
+  OmniTensor o = view (&st->o, n, 0, H);
+  /* A block's output stays in o until the next norm adds it to x (fused);
+   * DeepStack and capture hooks want x whole after the layer. */
+  gboolean pending = FALSE;
   ops->embed (b, &x, &m->embed, tokens, (int) n);
   apply_patches (m, &x, patches, n_patches);
   capture (st, OMNI_CAPTURE_EMBED, &x);
   for (int li = 0; li < c->num_hidden_layers; li++) {
-    attention_block (m, st, li, batch, &x);
+    attention_block (m, st, li, batch, &x, pending);
     mlp_block (m, st, li, n, &x);
+    pending = TRUE;
+    if (st->capture || has_deepstack (li, patches, n_patches)) {
+      ops->add (b, &x, &x, &o);
+      pending = FALSE;
+    }
     add_deepstack (m, st, li, &x, patches, n_patches);
     capture (st, li, &x);
   }
-  ops->rmsnorm (b, &h, &x, &m->norm, (float) c->rms_norm_eps);
+  residual_norm (m, &h, &x, pending ? &o : NULL, &m->norm);
   capture (st, c->num_hidden_layers, &h);
   if (n_logit_rows == 0)
     return TRUE;
@@ -769,4 +834,61 @@ omni_model_forward_patched (OmniModel *m, OmniModelState *st, const OmniBatch *b
     ops->step_end (b);
   ops->download (b, &logits, logits_out, logits.n_bytes);
   return TRUE;
+}
+
+/* ---- weight statistics ---- */
+
+static int64_t
+tensor_elements (const OmniTensor *t)
+{
+  int64_t n = 1;
+
+  for (int i = 0; i < t->n_dims; i++)
+    n *= t->shape[i];
+  return n;
+}
+
+/* Bytes and elements of the matmul weights of layer @l one token reads;
+ * @ratio is the share of experts it runs (MoE). */
+static void
+layer_stats (const OmniLayer *l, int n_experts, double ratio, double *bytes, double *params)
+{
+  const OmniTensor *dense[] = { &l->wq, &l->wk, &l->wv, &l->wo, &l->gate, &l->up, &l->down,
+                                &l->router };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (dense); i++) {
+    if (!dense[i]->data)
+      continue;
+    *bytes += dense[i]->n_bytes;
+    *params += tensor_elements (dense[i]);
+  }
+  for (int e = 0; l->moe && e < n_experts; e++) {
+    const OmniTensor *ex[] = { &l->ex_gate[e], &l->ex_up[e], &l->ex_down[e] };
+    for (gsize i = 0; i < G_N_ELEMENTS (ex); i++) {
+      *bytes += ex[i]->n_bytes * ratio;
+      *params += tensor_elements (ex[i]) * ratio;
+    }
+  }
+}
+
+void
+omni_model_weight_stats (const OmniModel *m, OmniModelWeightStats *out)
+{
+  const OmniTextConfig *c = &m->cfg;
+  double ratio = c->num_experts > 0 ? (double) c->num_experts_per_tok / c->num_experts : 1.0;
+  double mm_bytes = 0, mm_params = 0;
+  size_t small = 0;
+
+  memset (out, 0, sizeof *out);
+  for (guint i = 0; i < m->loaded->len; i++) {
+    const OmniTensor *t = g_ptr_array_index (m->loaded, i);
+    out->bytes += t->n_bytes;
+    out->params += tensor_elements (t);
+    if (t->n_dims == 1)
+      small += t->n_bytes;   /* norms and biases, all read every step */
+  }
+  for (int li = 0; li < c->num_hidden_layers; li++)
+    layer_stats (&m->layers[li], c->num_experts, ratio, &mm_bytes, &mm_params);
+  out->matmul_params = (int64_t) mm_params;
+  out->decode_bytes = (size_t) mm_bytes + small + m->lm_head.n_bytes;
 }

@@ -94,4 +94,20 @@ gboolean omni_model_forward_patched (OmniModel *m, OmniModelState *st, const Omn
                                      int n_patches, const int32_t *logit_rows, int n_logit_rows,
                                      float *logits_out, GError **error);
 
+/* What the loaded weights weigh in memory, as stored (after any quantization
+ * at load); for benchmarks and the decode bandwidth ceiling. */
+typedef struct {
+  size_t bytes;           /* every weight tensor (a tied lm_head is the embedding, counted once) */
+  int64_t params;         /* their elements */
+  size_t decode_bytes;    /* read by one decode step: every layer's weights (MoE: router and
+                           * num_experts_per_tok experts' worth), final norm, lm_head; not the
+                           * embedding table (one row) */
+  int64_t matmul_params;  /* elements of the matmul weights one token passes through in the
+                           * layers (MoE: active experts), without lm_head: a prefill token
+                           * costs 2 x this many FLOPs there */
+} OmniModelWeightStats;
+
+/* Fills @out from the tensors @m bound. */
+void omni_model_weight_stats (const OmniModel *m, OmniModelWeightStats *out);
+
 #endif /* OMNI_QWEN3_H */

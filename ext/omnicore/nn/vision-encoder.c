@@ -43,6 +43,7 @@ struct _OmniVisionEncoder {
   OmniBackend *backend;
   OmniSafetensors *st;
   GPtrArray *loaded;              /* OmniTensor * to release with tensor_free */
+  OmniWeightStore *weights;       /* matmul weights at the backend's quant; owns the cache map */
   OmniTensor patch_w, patch_b;    /* patch_w seen as [hidden, patch_dim] */
   float *pos_table;               /* host f32 copy of pos_embed [side^2, hidden] */
   VisionBlock *blocks;
@@ -57,20 +58,29 @@ struct _OmniVisionEncoder {
 
 /* ---- loading ---- */
 
+/* Binds @name to @dst; a @matmul operand is stored at the backend's quant. */
 static gboolean
-bind (OmniVisionEncoder *e, OmniTensor *dst, const char *name, int n_dims, const int64_t *shape,
-      GError **error)
+bind_as (OmniVisionEncoder *e, OmniTensor *dst, const char *name, int n_dims, const int64_t *shape,
+         gboolean matmul, GError **error)
 {
   const OmniSafeTensor *src = omni_safetensors_require (e->st, name, n_dims, shape, error);
 
   if (!src)
     return FALSE;
-  if (!e->backend->ops->weight_load (e->backend, e->st, src, dst, error)) {
+  if (!omni_weight_store_load (e->weights, e->st, src, matmul, dst, error)) {
     g_prefix_error (error, "%s (%s): ", name, src->file);
     return FALSE;
   }
   g_ptr_array_add (e->loaded, dst);
   return TRUE;
+}
+
+/* A convolution kernel, norm, bias or table: kept as stored. */
+static gboolean
+bind (OmniVisionEncoder *e, OmniTensor *dst, const char *name, int n_dims, const int64_t *shape,
+      GError **error)
+{
+  return bind_as (e, dst, name, n_dims, shape, FALSE, error);
 }
 
 /* @prefix@suffix.weight [d0] or [d0, d1] (@d1 = 0) and @prefix@suffix.bias [d0]. */
@@ -82,7 +92,8 @@ bind_linear (OmniVisionEncoder *e, OmniTensor *w, OmniTensor *bias, const char *
   g_autofree char *bn = g_strconcat (prefix, suffix, ".bias", NULL);
   int64_t shape[2] = { d0, d1 };
 
-  return bind (e, w, wn, d1 ? 2 : 1, shape, error) && bind (e, bias, bn, 1, shape, error);
+  /* 2-D weights are linear layers (matmul operands); 1-D ones are norms */
+  return bind_as (e, w, wn, d1 ? 2 : 1, shape, d1 != 0, error) && bind (e, bias, bn, 1, shape, error);
 }
 
 static gboolean
@@ -198,6 +209,8 @@ omni_vision_encoder_load (const char *dir, OmniBackend *b, GError **error)
   if (!omni_vision_config_load (cfg, &e->cfg, error))
     goto fail;
   e->st = omni_safetensors_open_dir (dir, error);
+  if (e->st)
+    e->weights = omni_weight_store_new (b, dir, "vision");
   if (!e->st || !bind_stem (e, error))
     goto fail;
   e->blocks = g_new0 (VisionBlock, e->cfg.depth);
@@ -207,6 +220,7 @@ omni_vision_encoder_load (const char *dir, OmniBackend *b, GError **error)
   if (!bind_mergers (e, error))
     goto fail;
   make_rope (e);
+  omni_weight_store_finish (e->weights);
   g_debug ("loaded the vision encoder of %s: %d blocks, hidden %d, output %d, %d DeepStack levels",
            dir, e->cfg.depth, e->cfg.hidden_size, e->cfg.out_hidden_size, e->cfg.n_deepstack);
   return e;
@@ -236,6 +250,7 @@ omni_vision_encoder_free (OmniVisionEncoder *e)
   for (guint i = 0; i < e->loaded->len; i++)
     b->ops->tensor_free (b, g_ptr_array_index (e->loaded, i));
   g_ptr_array_free (e->loaded, TRUE);
+  g_clear_pointer (&e->weights, omni_weight_store_free);
   g_free (e->blocks);
   g_free (e->pos_table);
   g_free (e->inv_freq);

@@ -77,7 +77,7 @@ struct _OmniRequest {
 
 struct _OmniEngine {
   gint ref;
-  char *key;                   /* "<realpath>\n<device>" in the registry */
+  char *key;                   /* "<realpath>\n<device>\n<quant>" in the registry */
   char *dir, *model_id, *device;
   OmniTokenizer *tok;
   OmniBackend *backend;

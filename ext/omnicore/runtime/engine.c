@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The process-wide engine registry: one engine per (model directory,
- * device), loaded once, ref-counted, with its scheduler thread. */
+ * device, quant), loaded once, ref-counted, with its scheduler thread. */
 #define _XOPEN_SOURCE 700
 #include <errno.h>
 #include <limits.h>
@@ -70,6 +70,16 @@ model_realpath (const char *model_dir, GError **error)
 static gboolean
 check_options (const OmniEngineOptions *o, GError **error)
 {
+  if ((guint) o->quant > OMNI_QUANT_INT4) {
+    g_set_error (error, OMNI_ERROR, OMNI_ERROR_INVALID,
+                 "engine options: quant %d; expected none, bf16, int8 or int4", (int) o->quant);
+    return FALSE;
+  }
+  if (o->n_threads < 0 || o->n_threads > 1024) {
+    g_set_error (error, OMNI_ERROR, OMNI_ERROR_INVALID,
+                 "engine options: n_threads %d; expected 0 (automatic) to 1024", o->n_threads);
+    return FALSE;
+  }
   if (o->max_batch < 1 || o->max_batch > 256 || o->max_context < 2 || o->max_context > (1 << 20)
       || o->kv_tokens < 0 || o->kv_tokens > (1 << 24)) {
     g_set_error (error, OMNI_ERROR, OMNI_ERROR_INVALID,
@@ -171,7 +181,7 @@ engine_load (char *dir, OmniBackend *backend, const OmniEngineOptions *o, GError
   e->dir = dir;
   e->backend = backend;
   e->device = g_strdup (backend->device);
-  e->key = g_strdup_printf ("%s\n%s", dir, e->device);
+  e->key = g_strdup_printf ("%s\n%s\n%s", dir, e->device, omni_quant_name (o->quant));
   e->model_id = g_path_get_basename (dir);
   e->max_batch = o->max_batch;
   e->max_context = o->max_context;
@@ -209,9 +219,9 @@ known_device (const char *device)
 }
 
 static OmniEngine *
-lookup (const char *dir, const char *device)
+lookup (const char *dir, const char *device, OmniQuant quant)
 {
-  g_autofree char *key = g_strdup_printf ("%s\n%s", dir, device);
+  g_autofree char *key = g_strdup_printf ("%s\n%s\n%s", dir, device, omni_quant_name (quant));
   OmniEngine *e = registry ? g_hash_table_lookup (registry, key) : NULL;
 
   if (e)
@@ -226,24 +236,28 @@ acquire_locked (char *dir, const OmniEngineOptions *o, GError **error)
   OmniEngine *e;
   OmniBackend *backend;
 
-  if (known_device (device) && (e = lookup (dir, known_device (device)))) {
+  if (!check_options (o, error))
+    goto fail;
+  if (known_device (device) && (e = lookup (dir, known_device (device), o->quant))) {
     g_free (dir);
     return e;
   }
   progress (o, 0.0, "config");
-  if (!check_options (o, error))
-    goto fail;
   progress (o, 0.1, "backend");
-  backend = omni_backend_open (device, error);
+  backend = omni_backend_open_threads (device, o->n_threads, error);
   if (!backend)
     goto fail;
   if (strcmp (device, "auto") == 0 && !auto_device)
     auto_device = g_strdup (backend->device);
   /* "auto" may name a device someone already loaded the model on */
-  if ((e = lookup (dir, backend->device))) {
+  if ((e = lookup (dir, backend->device, o->quant))) {
     omni_backend_close (backend);
     g_free (dir);
     return e;
+  }
+  if (!omni_backend_set_quant (backend, o->quant, error)) {
+    omni_backend_close (backend);
+    goto fail;
   }
   e = engine_load (dir, backend, o, error);
   if (e) {

@@ -2,6 +2,7 @@
 /* The CPU backend: host storage, weights read in place from the mapping, the
  * worker pool and the op table. The ops themselves live in cpu-*.c. */
 #include <stdlib.h>
+#include <sys/mman.h>
 #include "cpu-backend.h"
 #include "omnicore.h"
 
@@ -11,13 +12,27 @@
 /* Below this many flops an op runs on the calling thread alone. */
 #define CPU_MIN_PARALLEL_WORK 32768
 
+/* Buffers from this size on (weights, big activations) are aligned to and
+ * advised as transparent huge pages where the kernel offers them: decode
+ * streams the weights, and with 4 KiB pages it would walk the page tables
+ * at every new panel of weight rows. */
+#define CPU_HUGE_MIN ((size_t) 4 << 20)
+#define CPU_HUGE_ALIGN ((size_t) 2 << 20)
+
 static void *
 aligned_try_alloc0 (size_t size)
 {
   void *p = NULL;
 
-  if (posix_memalign (&p, CPU_ALIGN, size == 0 ? CPU_ALIGN : size) != 0)
+  if (size >= CPU_HUGE_MIN) {
+    if (posix_memalign (&p, CPU_HUGE_ALIGN, size) != 0)
+      return NULL;
+#ifdef MADV_HUGEPAGE
+    madvise (p, size & ~(CPU_HUGE_ALIGN - 1), MADV_HUGEPAGE);
+#endif
+  } else if (posix_memalign (&p, CPU_ALIGN, size == 0 ? CPU_ALIGN : size) != 0) {
     return NULL;
+  }
   memset (p, 0, size);
   return p;
 }
@@ -72,6 +87,20 @@ omni_cpu_check_float_weight (const OmniTensor *t, const char *op, const char *wh
   return TRUE;
 }
 
+gboolean
+omni_cpu_check_matmul_weight (const OmniTensor *t, const char *op, const char *what)
+{
+  if (t == NULL || !omni_dtype_is_block (t->dtype))
+    return omni_cpu_check_float_weight (t, op, what);
+  if (t->data == NULL || t->n_dims < 2 || t->n_dims > 3 ||
+      t->n_bytes != omni_tensor_bytes_for (t->dtype, omni_tensor_rows (t), t->shape[t->n_dims - 1])) {
+    g_critical ("cpu %s: %s must be a 2-D or 3-D %s tensor of whole block rows", op, what,
+                omni_dtype_name (t->dtype));
+    return FALSE;
+  }
+  return TRUE;
+}
+
 static gboolean
 cpu_tensor_alloc (OmniBackend *b, OmniTensor *t, OmniDType dtype, int n_dims,
                   const int64_t *shape, GError **error)
@@ -85,15 +114,19 @@ cpu_tensor_alloc (OmniBackend *b, OmniTensor *t, OmniDType dtype, int n_dims,
                  OMNI_TENSOR_MAX_DIMS, (int) dtype, n_dims);
     return FALSE;
   }
+  /* block dtypes: the last dim is counted in whole 32-element blocks */
   for (int i = 0; i < n_dims; i++) {
-    if (shape[i] < 0 || !g_size_checked_mul (&n, n, (size_t) shape[i])) {
+    size_t d = omni_dtype_is_block (dtype) && i == n_dims - 1 && shape[i] >= 0
+                 ? (size_t) (shape[i] + OMNI_QK - 1) / OMNI_QK : (size_t) shape[i];
+    if (shape[i] < 0 || !g_size_checked_mul (&n, n, d)) {
       g_set_error (error, OMNI_ERROR, OMNI_ERROR_INVALID,
                    "cpu tensor_alloc: dimension %d (%" G_GINT64_FORMAT ") is negative or the size overflows",
                    i, shape[i]);
       return FALSE;
     }
   }
-  if (!g_size_checked_mul (&n, n, omni_dtype_size (dtype))) {
+  if (!g_size_checked_mul (&n, n, omni_dtype_is_block (dtype) ? omni_row_bytes (dtype, OMNI_QK)
+                                                                 : omni_dtype_size (dtype))) {
     g_set_error (error, OMNI_ERROR, OMNI_ERROR_INVALID, "cpu tensor_alloc: the size overflows");
     return FALSE;
   }
@@ -219,6 +252,7 @@ cpu_destroy (OmniBackend *b)
 
   omni_cpu_pool_free (cpu->pool);
   omni_cpu_scratch_clear (&cpu->wrow);
+  omni_cpu_scratch_clear (&cpu->xq);
   omni_cpu_scratch_clear (&cpu->attn);
   omni_cpu_scratch_clear (&cpu->rope);
   omni_cpu_scratch_clear (&cpu->moe);
@@ -252,6 +286,7 @@ static const OmniBackendOps cpu_ops = {
   .attention_segments = omni_cpu_attention_segments,
   .set_rows = omni_cpu_set_rows,
   .permute = omni_cpu_permute,
+  .add_rmsnorm = omni_cpu_add_rmsnorm,
 };
 
 OmniBackend *
@@ -264,6 +299,8 @@ omni_cpu_backend_new (int n_threads, GError **error)
   cpu->base.ops = &cpu_ops;
   g_strlcpy (cpu->base.device, "cpu", sizeof cpu->base.device);
   cpu->n_threads = n_threads;
+  cpu->isa = omni_cpu_isa_detect ();
+  g_debug ("cpu backend: %s kernels", omni_cpu_isa_name (cpu->isa));
   cpu->pool = omni_cpu_pool_new (n_threads, error);
   if (cpu->pool == NULL) {
     g_free (cpu);

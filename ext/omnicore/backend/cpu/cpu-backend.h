@@ -7,6 +7,8 @@
 #include "backend/backend.h"
 #include <math.h>
 #include "cpu-pool.h"
+#include "cpu-cpuid.h"
+#include "quant.h"
 
 /* A host buffer that only grows: ops reserve what they need before running,
  * so steady-state steps allocate nothing. */
@@ -19,6 +21,8 @@ typedef struct {
   OmniBackend base;
   OmniCpuPool *pool;
   int n_threads;
+  OmniCpuIsa isa;        /* the kernels' ISA, from cpuid and $OMNI_CPU_ISA */
+  OmniCpuScratch xq;     /* matmul: the activations quantized for block weights */
   OmniCpuScratch wrow;   /* per thread: one weight row (or tile) converted to f32 */
   OmniCpuScratch attn;   /* per thread: attention scores of one (token, head) */
   OmniCpuScratch rope;   /* per thread: cos/sin of one position */
@@ -66,14 +70,42 @@ omni_cpu_silu (float g)
 float omni_cpu_dot_f32 (const float *restrict x, const float *restrict w, int64_t n);
 
 /* Row @row of the 2-D weight @w ([rows, n]) as f32: @w's own memory for F32,
- * else converted into @buf (n floats). */
+ * else converted (or dequantized, for block dtypes) into @buf (n floats). */
 const float *omni_cpu_weight_row (const OmniTensor *w, int64_t row, float *restrict buf);
 
-/* y[r, c] = x_r . w[c, :] (+ bias[c]) for r < n, c0 <= c < c1, where x_r is row
- * (x_rows ? x_rows[r] : r) of @x (leading dimension @ldx) and row r of @y has
- * leading dimension @ldy. @buf holds one weight row (in floats). */
-void omni_cpu_matmul_kernel (float *restrict y, int64_t ldy, const float *x, int64_t ldx,
-                             const int32_t *x_rows, int64_t n, const OmniTensor *w,
+/* The activations of one matmul as its kernels read them. For float weights
+ * the f32 rows themselves; for block weights (Q8_32, Q4_32) the rows
+ * quantized once per matmul into blocks of 32 int8 with an f32 scale each
+ * (d = amax / 127, q = x * (1 / d) rounded to nearest even). */
+typedef struct {
+  OmniCpuIsa isa;
+  OmniDType wtype;         /* the weight dtype these activations are for */
+  int64_t n, in;           /* rows, elements per row */
+  const float *x;          /* row r is x + (x_rows ? x_rows[r] : r) * ldx */
+  int64_t ldx;
+  const int32_t *x_rows;
+  int64_t nbp;             /* blocks per quantized row, even (a pad block is zero) */
+  int8_t *qs;              /* [n][nbp * 32] */
+  float *qd;               /* [n][nbp] */
+} OmniCpuMatX;
+
+/* Bytes of scratch the activations of @n rows of @in elements need for a
+ * weight of dtype @wtype (0 for float weights). */
+size_t omni_cpu_matx_bytes (OmniDType wtype, int64_t n, int64_t in);
+/* Points @mx at @n rows of x (see OmniCpuMatX) and at @scratch (of
+ * omni_cpu_matx_bytes, 64-byte aligned); quantizes nothing yet. */
+void omni_cpu_matx_init (OmniCpuMatX *mx, OmniCpuIsa isa, OmniDType wtype, const float *x, int64_t ldx,
+                         const int32_t *x_rows, int64_t n, int64_t in, void *scratch);
+/* Quantizes rows [r0, r1) of @mx for block weights (nothing for float
+ * weights); every ISA gives the same bits. */
+void omni_cpu_matx_quantize (const OmniCpuMatX *mx, int64_t r0, int64_t r1);
+
+/* y[r, c] = x_r . w[c, :] (+ bias[c]) for r < x->n, c0 <= c < c1, row r of
+ * @y with leading dimension @ldy; @w is [out, in] of F32, F16, BF16, Q8_32
+ * or Q4_32 and @x prepared for its dtype (all rows quantized). @buf holds
+ * x->in floats (the portable path converts F16 rows into it). Each y
+ * element is computed the same way whatever c0, c1 and x->n. */
+void omni_cpu_matmul_kernel (float *restrict y, int64_t ldy, const OmniCpuMatX *x, const OmniTensor *w,
                              const OmniTensor *bias, int64_t c0, int64_t c1, float *restrict buf);
 
 /* Op entry points (one file per family). */
@@ -82,6 +114,8 @@ void omni_cpu_matmul (OmniBackend *b, OmniTensor *y, const OmniTensor *x, const 
                       const OmniTensor *bias);
 void omni_cpu_get_rows (OmniBackend *b, OmniTensor *dst, const OmniTensor *src, const int32_t *rows, int n);
 void omni_cpu_rmsnorm (OmniBackend *b, OmniTensor *y, const OmniTensor *x, const OmniTensor *w, float eps);
+void omni_cpu_add_rmsnorm (OmniBackend *b, OmniTensor *res, OmniTensor *y, const OmniTensor *x,
+                          const OmniTensor *w, float eps);
 void omni_cpu_rope (OmniBackend *b, OmniTensor *x, const int32_t *pos, const OmniRope *rope);
 void omni_cpu_swiglu (OmniBackend *b, OmniTensor *y, const OmniTensor *gate, const OmniTensor *up);
 void omni_cpu_add (OmniBackend *b, OmniTensor *y, const OmniTensor *a, const OmniTensor *c);
@@ -109,5 +143,8 @@ void omni_cpu_permute (OmniBackend *b, OmniTensor *y, const OmniTensor *x, const
  * returns without writing. */
 gboolean omni_cpu_check_f32 (const OmniTensor *t, const char *op, const char *what);
 gboolean omni_cpu_check_float_weight (const OmniTensor *t, const char *op, const char *what);
+/* As omni_cpu_check_float_weight, also accepting the block dtypes Q8_32 / Q4_32
+ * (a 2-D or 3-D weight whose n_bytes match its shape). */
+gboolean omni_cpu_check_matmul_weight (const OmniTensor *t, const char *op, const char *what);
 
 #endif /* OMNI_CPU_BACKEND_H */

@@ -1,73 +1,88 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* conv: direct 2-D / 3-D convolution for the encoders' stems (patch and
- * mel-frame embeddings). 2-D runs as 3-D with a depth of 1. Each thread
- * takes whole (image, output channel) pairs and widens that channel's filter
- * to f32 once; every output is one f32 sum in (ci, kd, kh, kw) order, so the
- * result does not depend on the thread count. */
+/* conv: 2-D / 3-D convolution for the encoders' stems (patch and mel-frame
+ * embeddings) as GEMM. 2-D runs as 3-D with a depth of 1. A work item is a
+ * block of output positions of one image: its receptive fields are copied
+ * (im2col) into the thread's scratch as rows of ci*kd*kh*kw floats, in the
+ * filter's (ci, kd, kh, kw) order with zeros for the padding, and the
+ * matmul kernel computes y[co, p] = filter[co] . field[p] for every output
+ * channel. A y element is one kernel dot product whatever the block or the
+ * thread, so the result does not depend on the thread count. */
 #include "cpu-backend.h"
 
+/* Output positions per work item: every item passes over all the filters
+ * (8 MB for 480 channels 3x3), so it takes as many positions as about
+ * 1.5 MB of fields (17 KB each at 480 channels 3x3: 90 positions). */
+#define CONV_MIN_POSITIONS 16
+#define CONV_FIELD_FLOATS (384 * 1024)
+
 typedef struct {
+  OmniCpuBackend *cpu;
   float *y;
   const float *x;
-  const OmniTensor *w, *bias;
-  int64_t n, ci, co;
+  const float *filters;     /* [co, kvol] as f32 */
+  const float *bias;        /* [co] as f32, or NULL */
+  int64_t n, ci, co, kvol;
   int64_t in[3], k[3], out[3];
   int stride[3], pad[3];
-  size_t filter_floats;     /* per-thread stride of the filter scratch */
-  float *filters;
+  int64_t block, n_blocks;  /* positions per work item, items per image */
+  float *scratch;           /* per thread: fields [block, kvol], then the kernel's row buffer */
+  size_t scratch_floats;
+  gint next_item;           /* atomic: the next (image, block) to take */
 } ConvCtx;
 
-static float
-conv_one (const ConvCtx *c, const float *x, const float *f, int64_t od, int64_t oh, int64_t ow)
+/* Receptive fields of output positions [p0, p0 + np) of image @x into @col. */
+static void
+im2col (const ConvCtx *c, const float *x, int64_t p0, int64_t np, float *restrict col)
 {
-  float acc = 0.0f;
+  for (int64_t p = 0; p < np; p++) {
+    int64_t o = p0 + p, ow = o % c->out[2], oh = o / c->out[2] % c->out[1], od = o / (c->out[1] * c->out[2]);
+    float *restrict f = col + p * c->kvol;
 
-  for (int64_t ci = 0; ci < c->ci; ci++) {
-    for (int64_t kd = 0; kd < c->k[0]; kd++) {
-      int64_t id = od * c->stride[0] - c->pad[0] + kd;
-      if (id < 0 || id >= c->in[0])
-        continue;
-      for (int64_t kh = 0; kh < c->k[1]; kh++) {
-        int64_t ih = oh * c->stride[1] - c->pad[1] + kh;
-        if (ih < 0 || ih >= c->in[1])
-          continue;
-        const float *xr = x + ((ci * c->in[0] + id) * c->in[1] + ih) * c->in[2];
-        const float *fr = f + ((ci * c->k[0] + kd) * c->k[1] + kh) * c->k[2];
-        for (int64_t kw = 0; kw < c->k[2]; kw++) {
-          int64_t iw = ow * c->stride[2] - c->pad[2] + kw;
-          if (iw >= 0 && iw < c->in[2])
-            acc += xr[iw] * fr[kw];
+    for (int64_t ci = 0; ci < c->ci; ci++) {
+      for (int64_t kd = 0; kd < c->k[0]; kd++) {
+        int64_t id = od * c->stride[0] - c->pad[0] + kd;
+        for (int64_t kh = 0; kh < c->k[1]; kh++, f += c->k[2]) {
+          int64_t ih = oh * c->stride[1] - c->pad[1] + kh;
+          const float *xr = x + ((ci * c->in[0] + id) * c->in[1] + ih) * c->in[2];
+          int64_t iw0 = ow * c->stride[2] - c->pad[2];
+
+          if (id < 0 || id >= c->in[0] || ih < 0 || ih >= c->in[1]) {
+            memset (f, 0, c->k[2] * sizeof (float));
+            continue;
+          }
+          for (int64_t kw = 0; kw < c->k[2]; kw++) {
+            int64_t iw = iw0 + kw;
+            f[kw] = iw >= 0 && iw < c->in[2] ? xr[iw] : 0.0f;
+          }
         }
       }
     }
   }
-  return acc;
 }
 
 static void
 conv_task (void *data, int ith, int nth)
 {
   ConvCtx *c = data;
-  float *f = c->filters + ith * c->filter_floats;
+  float *col = c->scratch + ith * c->scratch_floats, *buf = col + c->block * c->kvol;
   int64_t in_vol = c->in[0] * c->in[1] * c->in[2], out_vol = c->out[0] * c->out[1] * c->out[2];
-  int64_t p0, p1, kvol = c->ci * c->k[0] * c->k[1] * c->k[2];
+  int64_t item;
 
-  omni_cpu_split (c->n * c->co, ith, nth, &p0, &p1);
-  for (int64_t p = p0; p < p1; p++) {
-    int64_t n = p / c->co, co = p % c->co;
-    const float *x = c->x + n * c->ci * in_vol;
-    float *y = c->y + p * out_vol;
-    float b = 0.0f;
+  while ((item = g_atomic_int_add (&c->next_item, 1)) < c->n * c->n_blocks) {
+    int64_t n = item / c->n_blocks, p0 = item % c->n_blocks * c->block;
+    int64_t np = MIN (c->block, out_vol - p0);
+    float *y = c->y + n * c->co * out_vol + p0;
+    OmniTensor fields = { .dtype = OMNI_DTYPE_F32, .n_dims = 2, .shape = { np, c->kvol }, .data = col,
+                          .n_bytes = (size_t) np * c->kvol * sizeof (float) };
+    OmniCpuMatX mx;
 
-    omni_dtype_to_f32 (c->w->dtype, (const uint8_t *) c->w->data + co * kvol * omni_dtype_size (c->w->dtype),
-                       f, kvol);
+    im2col (c, c->x + n * c->ci * in_vol, p0, np, col);
+    omni_cpu_matx_init (&mx, c->cpu->isa, OMNI_DTYPE_F32, c->filters, c->kvol, NULL, c->co, c->kvol, NULL);
+    omni_cpu_matmul_kernel (y, out_vol, &mx, &fields, NULL, 0, np, buf);
     if (c->bias)
-      omni_dtype_to_f32 (c->bias->dtype, (const uint8_t *) c->bias->data + co * omni_dtype_size (c->bias->dtype),
-                         &b, 1);
-    for (int64_t od = 0; od < c->out[0]; od++)
-      for (int64_t oh = 0; oh < c->out[1]; oh++)
-        for (int64_t ow = 0; ow < c->out[2]; ow++)
-          y[(od * c->out[1] + oh) * c->out[2] + ow] = conv_one (c, x, f, od, oh, ow) + b;
+      for (int64_t co = 0; co < c->co; co++)
+        for (int64_t p = 0; p < np; p++)
+          y[co * out_vol + p] += c->bias[co];
   }
 }
 
@@ -121,6 +136,8 @@ omni_cpu_conv (OmniBackend *b, OmniTensor *y, const OmniTensor *x, const OmniTen
 {
   OmniCpuBackend *cpu = (OmniCpuBackend *) b;
   ConvCtx c = { 0 };
+  int64_t out_vol, n_filter_floats;
+  float *s;
   int nth;
 
   if (!omni_cpu_check_f32 (y, "conv", "y") || !omni_cpu_check_f32 (x, "conv", "x") ||
@@ -129,13 +146,33 @@ omni_cpu_conv (OmniBackend *b, OmniTensor *y, const OmniTensor *x, const OmniTen
     return;
   if (!conv_geometry (&c, y, x, w, bias, p))
     return;
+  c.cpu = cpu;
   c.y = y->data;
   c.x = x->data;
-  c.w = w;
-  c.bias = bias;
-  c.filter_floats = ((size_t) (c.ci * c.k[0] * c.k[1] * c.k[2]) + 15) & ~(size_t) 15;
-  nth = omni_cpu_threads_for (cpu, c.n * c.co * c.out[0] * c.out[1] * c.out[2] * c.filter_floats,
-                              c.n * c.co);
-  c.filters = omni_cpu_scratch_reserve (&cpu->conv, nth * c.filter_floats * sizeof (float));
+  c.kvol = c.ci * c.k[0] * c.k[1] * c.k[2];
+  out_vol = c.out[0] * c.out[1] * c.out[2];
+  c.block = MIN (out_vol, MAX ((int64_t) CONV_MIN_POSITIONS, CONV_FIELD_FLOATS / c.kvol));
+  c.n_blocks = (out_vol + c.block - 1) / c.block;
+  c.scratch_floats = ((size_t) ((c.block + 1) * c.kvol) + 15) & ~(size_t) 15;
+  nth = omni_cpu_threads_for (cpu, 2 * c.n * c.co * out_vol * c.kvol, c.n * c.n_blocks);
+
+  /* One scratch block: the filters and bias as f32 when stored otherwise,
+   * then each thread's fields and row buffer. */
+  n_filter_floats = w->dtype == OMNI_DTYPE_F32 ? 0 : ((c.co * c.kvol + 15) & ~(int64_t) 15);
+  n_filter_floats += bias && bias->dtype != OMNI_DTYPE_F32 ? ((c.co + 15) & ~(int64_t) 15) : 0;
+  s = omni_cpu_scratch_reserve (&cpu->conv, (n_filter_floats + nth * c.scratch_floats) * sizeof (float));
+  c.scratch = s + n_filter_floats;
+  c.filters = w->data;
+  if (w->dtype != OMNI_DTYPE_F32) {
+    omni_dtype_to_f32 (w->dtype, w->data, s, c.co * c.kvol);
+    c.filters = s;
+    s += (c.co * c.kvol + 15) & ~(int64_t) 15;
+  }
+  c.bias = bias ? bias->data : NULL;
+  if (bias && bias->dtype != OMNI_DTYPE_F32) {
+    omni_dtype_to_f32 (bias->dtype, bias->data, s, c.co);
+    c.bias = s;
+  }
+  c.next_item = 0;
   omni_cpu_pool_run (cpu->pool, nth, conv_task, &c);
 }

@@ -2,9 +2,11 @@
 /* Mixture of experts: the router (softmax, top-k, renormalisation, in f32 as
  * transformers does) and the grouped expert SwiGLU. Tokens are grouped by
  * expert with a counting sort so each expert's weights are read once per
- * chunk of tokens; each (token, slot) result is written to its own row and
- * the weighted sum over slots runs in slot order, so the output does not
- * depend on the thread count. */
+ * chunk of tokens, by the matmul kernel (float or block weights; for block
+ * weights the chunk's rows are quantized once per projection). Each
+ * (token, slot) result is written to its own row and the weighted sum over
+ * slots runs in slot order, so the output does not depend on the thread
+ * count. */
 #include "cpu-backend.h"
 
 /* Tokens per pass of moe_experts: bounds the scratch (pairs x (2 I + H)
@@ -111,8 +113,48 @@ typedef struct {
   const int32_t *tok;      /* [pairs] token row of each sorted pair */
   const int32_t *slot;     /* [pairs] sorted position of pair (t, j), t from t_begin */
   float *g, *u, *d;        /* [pairs, I], [pairs, I], [pairs, H] in sorted order */
+  OmniCpuMatX xin, xg;     /* the sorted pairs' x rows and g rows as the kernels read them */
   size_t buf_stride;
 } MoeCtx;
+
+/* Rows [off, off + cnt) of @all: one expert's share of the sorted pairs. */
+static OmniCpuMatX
+matx_rows (const OmniCpuMatX *all, int64_t off, int64_t cnt)
+{
+  OmniCpuMatX v = *all;
+
+  v.n = cnt;
+  if (v.x_rows)
+    v.x_rows += off;
+  else
+    v.x += off * v.ldx;
+  if (v.qs) {
+    v.qs += off * v.nbp * OMNI_QK;
+    v.qd += off * v.nbp;
+  }
+  return v;
+}
+
+/* Block weights: each thread quantizes its share of the pairs' rows. */
+static void
+quantize_in_task (void *data, int ith, int nth)
+{
+  MoeCtx *c = data;
+  int64_t r0, r1;
+
+  omni_cpu_split (c->n_pairs, ith, nth, &r0, &r1);
+  omni_cpu_matx_quantize (&c->xin, r0, r1);
+}
+
+static void
+quantize_g_task (void *data, int ith, int nth)
+{
+  MoeCtx *c = data;
+  int64_t r0, r1;
+
+  omni_cpu_split (c->n_pairs, ith, nth, &r0, &r1);
+  omni_cpu_matx_quantize (&c->xg, r0, r1);
+}
 
 static void
 gate_up_task (void *data, int ith, int nth)
@@ -127,8 +169,10 @@ gate_up_task (void *data, int ith, int nth)
     int64_t off = c->offset[e], cnt = c->offset[e + 1] - off;
     float *g = c->g + off * c->inter, *u = c->u + off * c->inter;
 
-    omni_cpu_matmul_kernel (g, c->inter, c->x, c->hidden, c->tok + off, cnt, &c->gate[e], NULL, c0, c1, buf);
-    omni_cpu_matmul_kernel (u, c->inter, c->x, c->hidden, c->tok + off, cnt, &c->up[e], NULL, c0, c1, buf);
+    OmniCpuMatX x = matx_rows (&c->xin, off, cnt);
+
+    omni_cpu_matmul_kernel (g, c->inter, &x, &c->gate[e], NULL, c0, c1, buf);
+    omni_cpu_matmul_kernel (u, c->inter, &x, &c->up[e], NULL, c0, c1, buf);
     for (int64_t r = 0; r < cnt; r++)
       for (int64_t i = c0; i < c1; i++)
         g[r * c->inter + i] = omni_cpu_silu (g[r * c->inter + i]) * u[r * c->inter + i];
@@ -146,9 +190,9 @@ down_task (void *data, int ith, int nth)
   for (int a = 0; a < c->n_active; a++) {
     int e = c->active[a];
     int64_t off = c->offset[e], cnt = c->offset[e + 1] - off;
+    OmniCpuMatX x = matx_rows (&c->xg, off, cnt);
 
-    omni_cpu_matmul_kernel (c->d + off * c->hidden, c->hidden, c->g + off * c->inter, c->inter, NULL, cnt,
-                            &c->down[e], NULL, c0, c1, buf);
+    omni_cpu_matmul_kernel (c->d + off * c->hidden, c->hidden, &x, &c->down[e], NULL, c0, c1, buf);
   }
 }
 
@@ -173,15 +217,17 @@ combine_task (void *data, int ith, int nth)
   }
 }
 
+/* Every expert's @what weight: [rows, cols] of dtype @dtype (float or block). */
 static gboolean
-check_experts (const OmniTensor *m, int n_experts, int64_t rows, int64_t cols, const char *what)
+check_experts (const OmniTensor *m, int n_experts, int64_t rows, int64_t cols, OmniDType dtype,
+               const char *what)
 {
   for (int e = 0; e < n_experts; e++) {
-    if (!omni_cpu_check_float_weight (&m[e], "moe_experts", what))
+    if (!omni_cpu_check_matmul_weight (&m[e], "moe_experts", what))
       return FALSE;
-    if (m[e].n_dims != 2 || m[e].shape[0] != rows || m[e].shape[1] != cols) {
-      g_critical ("cpu moe_experts: %s of expert %d must be [%" G_GINT64_FORMAT ", %" G_GINT64_FORMAT "]",
-                  what, e, rows, cols);
+    if (m[e].n_dims != 2 || m[e].shape[0] != rows || m[e].shape[1] != cols || m[e].dtype != dtype) {
+      g_critical ("cpu moe_experts: %s of expert %d must be [%" G_GINT64_FORMAT ", %" G_GINT64_FORMAT
+                  "] of %s like the gate of expert 0", what, e, rows, cols, omni_dtype_name (dtype));
       return FALSE;
     }
   }
@@ -224,8 +270,8 @@ omni_cpu_moe_experts (OmniBackend *b, OmniTensor *y, const OmniTensor *x, const 
   int64_t n, max_pairs, *offset;
   int32_t *active, *tok, *slot;
   const int32_t *all_ids;
-  size_t bytes;
-  uint8_t *p;
+  size_t bytes, act_bytes, xin_bytes, xg_bytes;
+  uint8_t *p, *xin_q, *xg_q;
   int nth;
 
   if (!omni_cpu_check_f32 (y, "moe_experts", "y") || !omni_cpu_check_f32 (x, "moe_experts", "x") ||
@@ -240,9 +286,9 @@ omni_cpu_moe_experts (OmniBackend *b, OmniTensor *y, const OmniTensor *x, const 
   g_return_if_fail (omni_tensor_rows (y) == n && y->shape[y->n_dims - 1] == c.hidden && y->data != x->data);
   g_return_if_fail (omni_tensor_rows (ids) == n && omni_tensor_rows (weights) == n &&
                     weights->shape[weights->n_dims - 1] == c.k && c.k >= 1);
-  if (!check_experts (gate, n_experts, c.inter, c.hidden, "gate") ||
-      !check_experts (up, n_experts, c.inter, c.hidden, "up") ||
-      !check_experts (down, n_experts, c.hidden, c.inter, "down"))
+  if (!check_experts (gate, n_experts, c.inter, c.hidden, gate[0].dtype, "gate") ||
+      !check_experts (up, n_experts, c.inter, c.hidden, gate[0].dtype, "up") ||
+      !check_experts (down, n_experts, c.hidden, c.inter, down[0].dtype, "down"))
     return;
   all_ids = ids->data;
   for (int64_t i = 0; i < n * c.k; i++) {
@@ -253,10 +299,14 @@ omni_cpu_moe_experts (OmniBackend *b, OmniTensor *y, const OmniTensor *x, const 
     }
   }
 
-  /* One scratch block per op: the grouping, then g, u and d (64-byte aligned). */
+  /* One scratch block per op: the grouping, g, u and d, then the quantized
+   * x and g rows for block weights (each part 64-byte aligned). */
   max_pairs = MIN (n, MOE_CHUNK_TOKENS) * c.k;
   bytes = ((n_experts + 1) * sizeof (int64_t) + (n_experts + 2 * max_pairs) * sizeof (int32_t) + 63) & ~(size_t) 63;
-  p = omni_cpu_scratch_reserve (&cpu->moe, bytes + (2 * c.inter + c.hidden) * max_pairs * sizeof (float));
+  act_bytes = (2 * c.inter + c.hidden) * max_pairs * sizeof (float);
+  xin_bytes = (omni_cpu_matx_bytes (gate[0].dtype, max_pairs, c.hidden) + 63) & ~(size_t) 63;
+  xg_bytes = omni_cpu_matx_bytes (down[0].dtype, max_pairs, c.inter);
+  p = omni_cpu_scratch_reserve (&cpu->moe, bytes + act_bytes + xin_bytes + xg_bytes);
   offset = (int64_t *) p;
   active = (int32_t *) (offset + n_experts + 1);
   tok = active + n_experts;
@@ -264,6 +314,8 @@ omni_cpu_moe_experts (OmniBackend *b, OmniTensor *y, const OmniTensor *x, const 
   c.g = (float *) (p + bytes);
   c.u = c.g + max_pairs * c.inter;
   c.d = c.u + max_pairs * c.inter;
+  xin_q = p + bytes + act_bytes;
+  xg_q = xin_q + xin_bytes;
 
   c.cpu = cpu;
   c.x = x->data;
@@ -283,7 +335,13 @@ omni_cpu_moe_experts (OmniBackend *b, OmniTensor *y, const OmniTensor *x, const 
   for (c.t_begin = 0; c.t_begin < n; c.t_begin += MOE_CHUNK_TOKENS) {
     c.n_pairs = MIN (n - c.t_begin, MOE_CHUNK_TOKENS) * c.k;
     group_by_expert (&c, all_ids + c.t_begin * c.k, n_experts, offset, active, tok, slot);
+    omni_cpu_matx_init (&c.xin, cpu->isa, gate[0].dtype, c.x, c.hidden, tok, c.n_pairs, c.hidden, xin_q);
+    omni_cpu_matx_init (&c.xg, cpu->isa, down[0].dtype, c.g, c.inter, NULL, c.n_pairs, c.inter, xg_q);
+    if (omni_dtype_is_block (gate[0].dtype))
+      omni_cpu_pool_run (cpu->pool, MIN (nth, (int) c.n_pairs), quantize_in_task, &c);
     omni_cpu_pool_run (cpu->pool, nth, gate_up_task, &c);
+    if (omni_dtype_is_block (down[0].dtype))
+      omni_cpu_pool_run (cpu->pool, MIN (nth, (int) c.n_pairs), quantize_g_task, &c);
     omni_cpu_pool_run (cpu->pool, nth, down_task, &c);
     omni_cpu_pool_run (cpu->pool, MIN (nth, (int) (c.n_pairs / c.k)), combine_task, &c);
   }

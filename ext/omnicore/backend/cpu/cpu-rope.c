@@ -33,7 +33,7 @@ typedef struct {
   int64_t table_stride;
 } RopeCtx;
 
-static void
+OMNI_CPU_HOT static void
 rope_task (void *data, int ith, int nth)
 {
   RopeCtx *c = data;

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Row gathers and scatters: embedding lookup, get_rows and set_rows.
- * Gathered rows are converted to f32 on the way (exact for F16/BF16), so
- * tables stay in their stored type. */
+ * Gathered rows are converted to f32 on the way (exact for F16/BF16;
+ * Q8_32 / Q4_32 rows are dequantized by omni_dequantize_row), so tables
+ * stay in their stored type. */
 #include "cpu-backend.h"
 
 static gboolean
@@ -20,20 +21,23 @@ static void
 gather_rows_f32 (float *out, const OmniTensor *src, const int32_t *ids, int n)
 {
   int64_t width = src->shape[src->n_dims - 1];
+  size_t row_bytes = omni_row_bytes (src->dtype, width);
 
   for (int i = 0; i < n; i++) {
+    const uint8_t *row = (const uint8_t *) src->data + ids[i] * row_bytes;
     float *dst = out + (int64_t) i * width;
-    const float *row = omni_cpu_weight_row (src, ids[i], dst);
 
-    if (row != dst)
+    if (src->dtype == OMNI_DTYPE_F32)
       memcpy (dst, row, width * sizeof (float));
+    else
+      omni_dequantize_row (src->dtype, row, dst, width);
   }
 }
 
 void
 omni_cpu_embed (OmniBackend *b, OmniTensor *out, const OmniTensor *table, const int32_t *ids, int n)
 {
-  if (!omni_cpu_check_f32 (out, "embed", "out") || !omni_cpu_check_float_weight (table, "embed", "table"))
+  if (!omni_cpu_check_f32 (out, "embed", "out") || !omni_cpu_check_matmul_weight (table, "embed", "table"))
     return;
   g_return_if_fail (table->n_dims == 2 && n >= 0);
   g_return_if_fail (omni_tensor_rows (out) == n && out->shape[out->n_dims - 1] == table->shape[1]);
@@ -55,7 +59,7 @@ omni_cpu_get_rows (OmniBackend *b, OmniTensor *dst, const OmniTensor *src, const
     return;
 
   if (dst->dtype == src->dtype) {
-    size_t row_bytes = width * omni_dtype_size (src->dtype);
+    size_t row_bytes = omni_row_bytes (src->dtype, width);
 
     for (int i = 0; i < n; i++)
       memcpy ((uint8_t *) dst->data + i * row_bytes, (const uint8_t *) src->data + rows[i] * row_bytes,
@@ -63,7 +67,7 @@ omni_cpu_get_rows (OmniBackend *b, OmniTensor *dst, const OmniTensor *src, const
     return;
   }
   if (!omni_cpu_check_f32 (dst, "get_rows", "dst (when src is not f32)") ||
-      !omni_cpu_check_float_weight (src, "get_rows", "src"))
+      !omni_cpu_check_matmul_weight (src, "get_rows", "src"))
     return;
   gather_rows_f32 (dst->data, src, rows, n);
 }
@@ -83,7 +87,7 @@ omni_cpu_set_rows (OmniBackend *b, OmniTensor *dst, const OmniTensor *src, const
   if (!check_ids (rows, n, omni_tensor_rows (dst), "set_rows"))
     return;
 
-  row_bytes = width * omni_dtype_size (src->dtype);
+  row_bytes = omni_row_bytes (src->dtype, width);
   for (int i = 0; i < n; i++)
     memcpy ((uint8_t *) dst->data + rows[i] * row_bytes, (const uint8_t *) src->data + i * row_bytes,
             row_bytes);
