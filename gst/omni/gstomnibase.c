@@ -15,6 +15,7 @@
  */
 #include "gstomnibase.h"
 
+#include <json-glib/json-glib.h>
 #include <string.h>
 
 GST_DEBUG_CATEGORY_STATIC (gst_omni_base_debug);
@@ -27,6 +28,8 @@ GST_DEBUG_CATEGORY_STATIC (gst_omni_base_debug);
 #define DEFAULT_LATENCY_MS 2000
 #define DEFAULT_MAX_TOKENS 256
 #define DEFAULT_TEMPERATURE 0.0
+#define DEFAULT_QUANT OMNI_QUANT_NONE
+#define DEFAULT_THREADS 0
 
 enum {
   PROP_0,
@@ -35,6 +38,8 @@ enum {
   PROP_LATENCY,
   PROP_MAX_TOKENS,
   PROP_TEMPERATURE,
+  PROP_QUANT,
+  PROP_THREADS,
   PROP_STATS,
 };
 
@@ -86,6 +91,8 @@ typedef struct {
   /* properties, under the object lock */
   gchar *model;
   gchar *device;
+  OmniQuant quant;
+  guint threads;
   guint latency_ms;
   gint max_tokens;
   gdouble temperature;
@@ -112,6 +119,17 @@ typedef struct {
   gint64 busy_us;
   GstClockTime media_time;
 
+  /* the media pass-through pad (set once in instance init) */
+  GstPad *media_pad;
+  GstOmniPassthrough *media;
+  GstOmniBaseSrcPad *eos_pad;   /* the first result pad: its EOS ends them */
+
+  /* the unsynced_src request pad, under unsynced_lock */
+  GMutex unsynced_lock;
+  GstPad *unsynced_pad;
+  GstOmniPassthrough *unsynced;
+  gboolean unsynced_need_start, unsynced_need_segment;
+
   /* set by the subclass, under lock */
   gboolean partial_results;
   gboolean text_kind_set;
@@ -120,6 +138,8 @@ typedef struct {
 
 static void gst_omni_base_child_proxy_init (GstChildProxyInterface * iface);
 static void gst_omni_base_constructed (GObject * object);
+static void forward_eos (GstOmniBase * base, GstOmniBaseSrcPad * pad,
+    GstEvent * event);
 
 G_DEFINE_ABSTRACT_TYPE_WITH_CODE (GstOmniBase, gst_omni_base,
     GST_TYPE_ELEMENT,
@@ -419,6 +439,8 @@ push_event_item (GstOmniBase *base, GstOmniBaseSrcPad *pad, Item *item)
       break;
   }
   gst_pad_push_event (GST_PAD (pad), gst_event_ref (event));
+  if (GST_EVENT_TYPE (event) == GST_EVENT_EOS)
+    forward_eos (base, pad, event);
   return GST_FLOW_OK;
 }
 
@@ -816,6 +838,45 @@ src_activate_mode (GstPad *pad, GstObject *parent, GstPadMode mode,
   return TRUE;
 }
 
+/* @caps (taken) intersected with @filter (may be NULL), @filter's order
+ * first. */
+static GstCaps *
+filter_caps (GstCaps *caps, GstCaps *filter)
+{
+  GstCaps *res = filter ? gst_caps_intersect_full (filter, caps,
+      GST_CAPS_INTERSECT_FIRST) : gst_caps_ref (caps);
+
+  gst_caps_unref (caps);
+  return res;
+}
+
+/* Answers a LATENCY query on @pad from upstream's answer, adding the
+ * latency property when upstream is live and @adds. */
+static gboolean
+answer_latency (GstOmniBase *base, GstPad *pad, GstQuery *query,
+    gboolean adds)
+{
+  GstOmniBasePrivate *priv = PRIV (base);
+  gboolean live;
+  GstClockTime min, max, ours;
+
+  if (!gst_pad_peer_query (priv->sinkpad, query))
+    return FALSE;
+  gst_query_parse_latency (query, &live, &min, &max);
+  GST_OBJECT_LOCK (base);
+  ours = priv->latency_ms * GST_MSECOND;
+  GST_OBJECT_UNLOCK (base);
+  if (live && adds) {
+    min += ours;
+    if (GST_CLOCK_TIME_IS_VALID (max))
+      max += ours;
+  }
+  GST_DEBUG_OBJECT (pad, "latency: live %d min %" GST_TIME_FORMAT, live,
+      GST_TIME_ARGS (min));
+  gst_query_set_latency (query, live, min, max);
+  return TRUE;
+}
+
 static gboolean
 src_query (GstPad *pad, GstObject *parent, GstQuery *query)
 {
@@ -823,26 +884,8 @@ src_query (GstPad *pad, GstObject *parent, GstQuery *query)
   GstOmniBasePrivate *priv = PRIV (base);
 
   switch (GST_QUERY_TYPE (query)) {
-    case GST_QUERY_LATENCY:{
-      gboolean live;
-      GstClockTime min, max, ours;
-
-      if (!gst_pad_peer_query (priv->sinkpad, query))
-        return FALSE;
-      gst_query_parse_latency (query, &live, &min, &max);
-      GST_OBJECT_LOCK (base);
-      ours = priv->latency_ms * GST_MSECOND;
-      GST_OBJECT_UNLOCK (base);
-      if (live) {
-        min += ours;
-        if (GST_CLOCK_TIME_IS_VALID (max))
-          max += ours;
-      }
-      GST_DEBUG_OBJECT (pad, "latency: live %d min %" GST_TIME_FORMAT, live,
-          GST_TIME_ARGS (min));
-      gst_query_set_latency (query, live, min, max);
-      return TRUE;
-    }
+    case GST_QUERY_LATENCY:
+      return answer_latency (base, pad, query, TRUE);
     case GST_QUERY_CAPS:{
       GstOmniBaseClass *klass = GST_OMNI_BASE_GET_CLASS (base);
       GstCaps *filter, *caps = NULL, *res;
@@ -859,9 +902,7 @@ src_query (GstPad *pad, GstObject *parent, GstQuery *query)
         g_mutex_unlock (&priv->lock);
         caps = gst_pad_get_pad_template_caps (pad);
       }
-      res = filter ? gst_caps_intersect_full (filter, caps,
-          GST_CAPS_INTERSECT_FIRST) : gst_caps_ref (caps);
-      gst_caps_unref (caps);
+      res = filter_caps (caps, filter);
       gst_query_set_caps_result (query, res);
       gst_caps_unref (res);
       return TRUE;
@@ -906,6 +947,8 @@ gst_omni_base_add_src_pad (GstOmniBase *base, GType pad_type,
     g_queue_push_tail (&pp->queue,
         item_new_event (gst_event_new_segment (&priv->segment)));
   priv->srcpads = g_list_append (priv->srcpads, pad);
+  if (!priv->eos_pad)
+    priv->eos_pad = pad;
   g_mutex_unlock (&priv->lock);
 
   gst_element_add_pad (GST_ELEMENT (base), GST_PAD (pad));
@@ -925,6 +968,8 @@ gst_omni_base_remove_src_pad (GstOmniBase *base, GstOmniBaseSrcPad *pad)
   clear_pad (base, pad);
   g_mutex_lock (&priv->lock);
   priv->srcpads = g_list_remove (priv->srcpads, pad);
+  if (priv->eos_pad == pad)
+    priv->eos_pad = priv->srcpads ? priv->srcpads->data : NULL;
   g_cond_broadcast (&priv->cond);
   g_mutex_unlock (&priv->lock);
   gst_pad_set_active (GST_PAD (pad), FALSE);
@@ -1107,6 +1152,306 @@ gst_omni_base_wait_results (GstOmniBase *base)
   return ok;
 }
 
+/* --------------------------------------------- media and unsynced pads */
+
+/* EOS leaves the media pad and unsynced_src after the first result pad's:
+ * after its last result was pushed and posted, so an application reading
+ * the bus sees every result before the pipeline's EOS. */
+static void
+forward_eos (GstOmniBase *base, GstOmniBaseSrcPad *pad, GstEvent *event)
+{
+  GstOmniBasePrivate *priv = PRIV (base);
+  gboolean first;
+
+  g_mutex_lock (&priv->lock);
+  first = pad == priv->eos_pad;
+  g_mutex_unlock (&priv->lock);
+  if (!first)
+    return;
+  if (priv->media)
+    gst_omni_passthrough_push_event (priv->media, gst_event_ref (event));
+  g_mutex_lock (&priv->unsynced_lock);
+  if (priv->unsynced)
+    gst_omni_passthrough_push_event (priv->unsynced, gst_event_ref (event));
+  g_mutex_unlock (&priv->unsynced_lock);
+}
+
+/* An input event for the media pad and unsynced_src: flushes to both, the
+ * other serialized ones but EOS (forward_eos) to the media pad. */
+static void
+forward_media_event (GstOmniBase *base, GstEvent *event)
+{
+  GstOmniBasePrivate *priv = PRIV (base);
+  GstEventType type = GST_EVENT_TYPE (event);
+  gboolean flush = type == GST_EVENT_FLUSH_START
+      || type == GST_EVENT_FLUSH_STOP;
+
+  if (priv->media && (flush || (GST_EVENT_IS_SERIALIZED (event)
+              && type != GST_EVENT_EOS)))
+    gst_omni_passthrough_push_event (priv->media, gst_event_ref (event));
+  if (!flush)
+    return;
+  g_mutex_lock (&priv->unsynced_lock);
+  if (priv->unsynced) {
+    if (type == GST_EVENT_FLUSH_STOP)
+      priv->unsynced_need_segment = TRUE;
+    gst_omni_passthrough_push_event (priv->unsynced, gst_event_ref (event));
+  }
+  g_mutex_unlock (&priv->unsynced_lock);
+}
+
+/* @filter intersected with what @pad's peer takes of @templ. */
+static GstCaps *
+peer_caps (GstPad *pad, GstCaps *templ, GstCaps *filter)
+{
+  return filter_caps (gst_pad_peer_query_caps (pad, templ), filter);
+}
+
+static gboolean
+media_src_query (GstPad *pad, GstObject *parent, GstQuery *query)
+{
+  GstOmniBase *base = GST_OMNI_BASE (parent);
+  GstOmniBasePrivate *priv = PRIV (base);
+
+  switch (GST_QUERY_TYPE (query)) {
+    case GST_QUERY_LATENCY:
+      /* Held back by at most latency, live and holding only. */
+      return answer_latency (base, pad, query,
+          gst_omni_passthrough_get_hold (priv->media));
+    case GST_QUERY_CAPS:{
+      GstCaps *filter, *templ, *res;
+
+      gst_query_parse_caps (query, &filter);
+      templ = gst_pad_get_pad_template_caps (pad);
+      res = peer_caps (priv->sinkpad, templ, filter);
+      gst_query_set_caps_result (query, res);
+      gst_caps_unref (res);
+      gst_caps_unref (templ);
+      return TRUE;
+    }
+    default:
+      return gst_pad_query_default (pad, parent, query);
+  }
+}
+
+/* The media caps are what the media pad's peer takes; allocation is its
+ * peer's. TRUE when answered. */
+static gboolean
+media_sink_query (GstOmniBase *base, GstPad *sinkpad, GstQuery *query)
+{
+  GstOmniBasePrivate *priv = PRIV (base);
+
+  if (!priv->media_pad)
+    return FALSE;
+  switch (GST_QUERY_TYPE (query)) {
+    case GST_QUERY_CAPS:{
+      GstCaps *filter, *templ, *res;
+
+      gst_query_parse_caps (query, &filter);
+      templ = gst_pad_get_pad_template_caps (sinkpad);
+      res = peer_caps (priv->media_pad, templ, filter);
+      gst_query_set_caps_result (query, res);
+      gst_caps_unref (res);
+      gst_caps_unref (templ);
+      return TRUE;
+    }
+    case GST_QUERY_ALLOCATION:
+      gst_pad_peer_query (priv->media_pad, query);
+      return TRUE;
+    default:
+      return FALSE;
+  }
+}
+
+GstOmniPassthrough *
+gst_omni_base_add_media_pad (GstOmniBase *base, GstPadTemplate *templ,
+    GstClockTime max_queued)
+{
+  GstOmniBasePrivate *priv = PRIV (base);
+
+  g_return_val_if_fail (priv->media_pad == NULL, NULL);
+  priv->media_pad = gst_pad_new_from_template (templ, "src");
+  gst_pad_set_query_function (priv->media_pad, media_src_query);
+  gst_pad_set_event_function (priv->media_pad, src_event);
+  priv->media = gst_omni_passthrough_new (priv->media_pad, max_queued);
+  gst_element_add_pad (GST_ELEMENT (base), priv->media_pad);
+  return priv->media;
+}
+
+void
+gst_omni_base_push_unsynced (GstOmniBase *base, gchar *json)
+{
+  GstOmniBasePrivate *priv = PRIV (base);
+  GstPadTemplate *templ;
+  gchar *line;
+
+  g_mutex_lock (&priv->unsynced_lock);
+  if (!priv->unsynced) {
+    g_mutex_unlock (&priv->unsynced_lock);
+    g_free (json);
+    return;
+  }
+  if (priv->unsynced_need_start) {
+    gchar *id = gst_pad_create_stream_id (priv->unsynced_pad,
+        GST_ELEMENT (base), "unsynced");
+
+    templ = GST_PAD_PAD_TEMPLATE (priv->unsynced_pad);
+    gst_omni_passthrough_push_event (priv->unsynced,
+        gst_event_new_stream_start (id));
+    gst_omni_passthrough_push_event (priv->unsynced,
+        gst_event_new_caps (gst_pad_template_get_caps (templ)));
+    g_free (id);
+    priv->unsynced_need_start = FALSE;
+    priv->unsynced_need_segment = TRUE;
+  }
+  if (priv->unsynced_need_segment) {
+    GstSegment seg;
+
+    gst_segment_init (&seg, GST_FORMAT_TIME);
+    gst_omni_passthrough_push_event (priv->unsynced,
+        gst_event_new_segment (&seg));
+    priv->unsynced_need_segment = FALSE;
+  }
+  /* one object a line: the pad is a JSON-lines stream */
+  line = g_strconcat (json, "\n", NULL);
+  g_free (json);
+  gst_omni_passthrough_push_buffer (priv->unsynced,
+      gst_buffer_new_wrapped (line, strlen (line)), GST_CLOCK_TIME_NONE,
+      GST_CLOCK_TIME_NONE, 0);
+  g_mutex_unlock (&priv->unsynced_lock);
+}
+
+static void
+json_add_field (JsonBuilder *b, const gchar *name, const GValue *v)
+{
+  json_builder_set_member_name (b, name);
+  switch (G_VALUE_TYPE (v)) {
+    case G_TYPE_UINT64:
+      json_builder_add_int_value (b, (gint64) g_value_get_uint64 (v));
+      break;
+    case G_TYPE_INT64:
+      json_builder_add_int_value (b, g_value_get_int64 (v));
+      break;
+    case G_TYPE_UINT:
+      json_builder_add_int_value (b, g_value_get_uint (v));
+      break;
+    case G_TYPE_INT:
+      json_builder_add_int_value (b, g_value_get_int (v));
+      break;
+    case G_TYPE_BOOLEAN:
+      json_builder_add_boolean_value (b, g_value_get_boolean (v));
+      break;
+    case G_TYPE_DOUBLE:
+      json_builder_add_double_value (b, g_value_get_double (v));
+      break;
+    case G_TYPE_STRING:
+      if (g_value_get_string (v))
+        json_builder_add_string_value (b, g_value_get_string (v));
+      else
+        json_builder_add_null_value (b);
+      break;
+    default:
+      json_builder_add_null_value (b);
+      break;
+  }
+}
+
+static gboolean
+json_add_extra (GQuark field, const GValue *value, gpointer user_data)
+{
+  json_add_field (user_data, g_quark_to_string (field), value);
+  return TRUE;
+}
+
+gchar *
+gst_omni_base_result_json (GstOmniBase *base,
+    const GstOmniBaseResultInfo *info, const OmniResult *result,
+    GstClockTime pts, GstClockTime duration, const GstStructure *extra)
+{
+  JsonBuilder *b = json_builder_new ();
+  JsonGenerator *gen = json_generator_new ();
+  JsonNode *root;
+  gchar *out;
+
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "seq");
+  json_builder_add_int_value (b, (gint64) info->seq);
+  json_builder_set_member_name (b, "kind");
+  json_builder_add_string_value (b,
+      gst_omni_text_kind_to_string (text_kind (base)));
+  json_builder_set_member_name (b, "partial");
+  json_builder_add_boolean_value (b, result->status == OMNI_RESULT_PARTIAL);
+  json_builder_set_member_name (b, "text");
+  json_builder_add_string_value (b, result->text ? result->text : "");
+  json_builder_set_member_name (b, "language");
+  if (info->language)
+    json_builder_add_string_value (b, info->language);
+  else
+    json_builder_add_null_value (b);
+  json_builder_set_member_name (b, "pts");
+  json_builder_add_int_value (b, (gint64) pts);
+  json_builder_set_member_name (b, "duration");
+  json_builder_add_int_value (b, (gint64) duration);
+  if (extra)
+    gst_structure_foreach (extra, json_add_extra, b);
+  json_builder_end_object (b);
+  root = json_builder_get_root (b);
+  json_generator_set_root (gen, root);
+  out = json_generator_to_data (gen, NULL);
+  json_node_unref (root);
+  g_object_unref (gen);
+  g_object_unref (b);
+  return out;
+}
+
+static GstPad *
+request_new_pad (GstElement *element, GstPadTemplate *templ,
+    const gchar *name, const GstCaps *caps)
+{
+  GstOmniBasePrivate *priv = PRIV (GST_OMNI_BASE (element));
+  GstPad *pad;
+
+  if (g_strcmp0 (GST_PAD_TEMPLATE_NAME_TEMPLATE (templ), "unsynced_src"))
+    return NULL;
+  g_mutex_lock (&priv->unsynced_lock);
+  if (priv->unsynced_pad) {
+    g_mutex_unlock (&priv->unsynced_lock);
+    GST_WARNING_OBJECT (element, "unsynced_src already exists");
+    return NULL;
+  }
+  pad = gst_pad_new_from_template (templ, "unsynced_src");
+  gst_pad_use_fixed_caps (pad);
+  priv->unsynced_pad = pad;
+  priv->unsynced = gst_omni_passthrough_new (pad, 0);
+  gst_omni_passthrough_set_hold (priv->unsynced, FALSE);
+  priv->unsynced_need_start = TRUE;
+  g_mutex_unlock (&priv->unsynced_lock);
+  if (GST_STATE (element) > GST_STATE_READY)
+    gst_pad_set_active (pad, TRUE);
+  gst_element_add_pad (element, pad);
+  return pad;
+}
+
+static void
+release_pad (GstElement *element, GstPad *pad)
+{
+  GstOmniBasePrivate *priv = PRIV (GST_OMNI_BASE (element));
+  GstOmniPassthrough *pt;
+
+  g_mutex_lock (&priv->unsynced_lock);
+  if (pad != priv->unsynced_pad) {
+    g_mutex_unlock (&priv->unsynced_lock);
+    return;
+  }
+  pt = priv->unsynced;
+  priv->unsynced = NULL;
+  priv->unsynced_pad = NULL;
+  g_mutex_unlock (&priv->unsynced_lock);
+  gst_pad_set_active (pad, FALSE);
+  gst_element_remove_pad (element, pad);
+  gst_omni_passthrough_free (pt);
+}
+
 /* -------------------------------------------------------------- sink side */
 
 static void
@@ -1235,6 +1580,7 @@ sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
     gst_event_unref (event);
     return TRUE;
   }
+  forward_media_event (base, event);
   switch (GST_EVENT_TYPE (event)) {
     case GST_EVENT_FLUSH_START:
       flush_start (base, event);
@@ -1326,6 +1672,8 @@ sink_query (GstPad *pad, GstObject *parent, GstQuery *query)
 
   if (klass->sink_query && klass->sink_query (GST_OMNI_BASE (parent), query))
     return TRUE;
+  if (media_sink_query (GST_OMNI_BASE (parent), pad, query))
+    return TRUE;
   if (GST_QUERY_TYPE (query) == GST_QUERY_CAPS) {
     GstCaps *filter, *caps = gst_pad_get_pad_template_caps (pad), *res;
 
@@ -1411,6 +1759,10 @@ acquire_engine (GstOmniBase *base)
   g_free (text);
   omni_engine_options_init (&opts);
   opts.device = device;
+  GST_OBJECT_LOCK (base);
+  opts.quant = priv->quant;
+  opts.n_threads = (int) priv->threads;
+  GST_OBJECT_UNLOCK (base);
   opts.progress = on_progress;
   opts.progress_data = base;
   priv->engine = omni_engine_acquire (model, &opts, &error);
@@ -1496,6 +1848,9 @@ start (GstOmniBase *base)
     return FALSE;
   }
   reset_stream (base);
+  g_mutex_lock (&PRIV (base)->unsynced_lock);
+  PRIV (base)->unsynced_need_start = TRUE;
+  g_mutex_unlock (&PRIV (base)->unsynced_lock);
   return TRUE;
 }
 
@@ -1649,6 +2004,12 @@ gst_omni_base_set_property (GObject *object, guint prop_id,
     case PROP_TEMPERATURE:
       priv->temperature = g_value_get_double (value);
       break;
+    case PROP_QUANT:
+      priv->quant = g_value_get_enum (value);
+      break;
+    case PROP_THREADS:
+      priv->threads = g_value_get_uint (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -1687,6 +2048,12 @@ gst_omni_base_get_property (GObject *object, guint prop_id, GValue *value,
     case PROP_TEMPERATURE:
       g_value_set_double (value, priv->temperature);
       break;
+    case PROP_QUANT:
+      g_value_set_enum (value, priv->quant);
+      break;
+    case PROP_THREADS:
+      g_value_set_uint (value, priv->threads);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -1700,6 +2067,9 @@ gst_omni_base_finalize (GObject *object)
   GstOmniBasePrivate *priv = PRIV (GST_OMNI_BASE (object));
 
   g_list_free (priv->srcpads);
+  gst_omni_passthrough_free (priv->media);
+  gst_omni_passthrough_free (priv->unsynced);
+  g_mutex_clear (&priv->unsynced_lock);
   g_free (priv->model);
   g_free (priv->device);
   g_clear_pointer (&priv->engine, omni_engine_unref);
@@ -1707,6 +2077,23 @@ gst_omni_base_finalize (GObject *object)
   g_mutex_clear (&priv->lock);
   g_cond_clear (&priv->cond);
   G_OBJECT_CLASS (gst_omni_base_parent_class)->finalize (object);
+}
+
+GType
+gst_omni_quant_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    {OMNI_QUANT_NONE, "As stored in the snapshot", "none"},
+    {OMNI_QUANT_BF16, "bfloat16", "bf16"},
+    {OMNI_QUANT_INT8, "int8, groups of 32 with an f16 scale", "int8"},
+    {OMNI_QUANT_INT4, "int4, groups of 32 with an f16 scale", "int4"},
+    {0, NULL, NULL},
+  };
+
+  if (g_once_init_enter (&type))
+    g_once_init_leave (&type, g_enum_register_static ("GstOmniQuant", values));
+  return type;
 }
 
 static void
@@ -1722,6 +2109,8 @@ gst_omni_base_class_init (GstOmniBaseClass *klass)
   gobject_class->finalize = gst_omni_base_finalize;
   gobject_class->constructed = gst_omni_base_constructed;
   element_class->change_state = change_state;
+  element_class->request_new_pad = request_new_pad;
+  element_class->release_pad = release_pad;
 
   g_object_class_install_property (gobject_class, PROP_MODEL,
       g_param_spec_string ("model", "Model",
@@ -1749,6 +2138,18 @@ gst_omni_base_class_init (GstOmniBaseClass *klass)
       g_param_spec_double ("temperature", "Temperature",
           "Sampling temperature; 0 decodes greedily (reproducible)", 0.0, 2.0,
           DEFAULT_TEMPERATURE, rw));
+  g_object_class_install_property (gobject_class, PROP_QUANT,
+      g_param_spec_enum ("quant", "Weight format",
+          "How the cpu backend stores the matmul weights: as the snapshot "
+          "has them, bf16, or int8 / int4 in groups of 32 (quantized at the "
+          "first load, then read from a cache beside the snapshot); elements "
+          "sharing an engine must ask for the same format",
+          GST_TYPE_OMNI_QUANT, DEFAULT_QUANT, rw));
+  g_object_class_install_property (gobject_class, PROP_THREADS,
+      g_param_spec_uint ("threads", "Threads",
+          "cpu backend threads; 0: $OMNI_THREADS, else every core (the "
+          "first element to load an engine decides)", 0, 1024,
+          DEFAULT_THREADS, rw));
   g_object_class_install_property (gobject_class, PROP_STATS,
       g_param_spec_boxed ("stats", "Statistics",
           "Counters since the last start: requests, results, late (pushed "
@@ -1759,6 +2160,7 @@ gst_omni_base_class_init (GstOmniBaseClass *klass)
 
   klass->text_kind = GST_OMNI_TEXT_KIND_TRANSCRIPT;
   gst_type_mark_as_plugin_api (GST_TYPE_OMNI_BASE, 0);
+  gst_type_mark_as_plugin_api (GST_TYPE_OMNI_QUANT, 0);
   gst_type_mark_as_plugin_api (GST_TYPE_OMNI_BASE_SRC_PAD, 0);
 }
 
@@ -1788,6 +2190,7 @@ gst_omni_base_init (GstOmniBase *base)
 
   g_mutex_init (&priv->lock);
   g_cond_init (&priv->cond);
+  g_mutex_init (&priv->unsynced_lock);
   priv->device = g_strdup (DEFAULT_DEVICE);
   priv->latency_ms = DEFAULT_LATENCY_MS;
   priv->max_tokens = DEFAULT_MAX_TOKENS;
@@ -1821,4 +2224,47 @@ gst_omni_base_src_pad_init (GstOmniBaseSrcPad *pad)
   gst_segment_init (&pp->segment, GST_FORMAT_TIME);
   pp->position = pp->last_pts = GST_CLOCK_TIME_NONE;
   pp->flushing = TRUE;
+}
+
+gboolean
+gst_omni_base_result_has_text (const OmniResult *result)
+{
+  return result->status == OMNI_RESULT_DONE && result->text && *result->text;
+}
+
+void
+gst_omni_base_push_result_json (GstOmniBase *base,
+    const GstOmniBaseResultInfo *info, const OmniResult *result,
+    GstClockTime pts, GstClockTime duration, const GstStructure *extra)
+{
+  if (result->status != OMNI_RESULT_PARTIAL
+      && !gst_omni_base_result_has_text (result))
+    return;
+  gst_omni_base_push_unsynced (base, gst_omni_base_result_json (base, info,
+          result, pts, duration, extra));
+}
+
+void
+gst_omni_base_resolve_region (GstOmniBase *base, GstOmniPassthrough *pass,
+    guint64 region, const GstOmniBaseResultInfo *info,
+    const OmniResult *result, GstOmniPassthroughText *text)
+{
+  OmniEngine *engine = gst_omni_base_get_engine (base);
+
+  text->text = result->text;
+  text->model_id = engine ? omni_engine_model_id (engine) : NULL;
+  text->seq = info->seq;
+  gst_omni_passthrough_resolve (pass, region,
+      gst_omni_base_result_has_text (result) ? text : NULL);
+}
+
+gint64
+gst_omni_base_hold_until (GstOmniBase *base, gboolean live)
+{
+  guint latency_ms;
+
+  if (!live)
+    return 0;
+  g_object_get (base, "latency", &latency_ms, NULL);
+  return g_get_monotonic_time () + (gint64) latency_ms * 1000;
 }

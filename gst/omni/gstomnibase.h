@@ -4,7 +4,9 @@
  * omnivl. It owns everything about engines, time and result pads: the
  * model/device/latency/max-tokens/temperature properties, the engine, one
  * ordered result queue and one GstTask per result pad, the LATENCY query,
- * GAP events, late re-stamping, stats, EOS waiting and flush cancelling.
+ * GAP events, late re-stamping, stats, EOS waiting and flush cancelling,
+ * and optionally the media pass-through pad "src" (add_media_pad) and the
+ * "unsynced_src" JSON-lines request pad (push_unsynced).
  * A subclass only turns its input into requests (handle_buffer) and results
  * back into output text (render).
  */
@@ -13,10 +15,15 @@
 
 #include <gst/gst.h>
 
+#include "gstomnipassthrough.h"
 #include "gstomnitextmeta.h"
 #include "omnicore.h"
 
 G_BEGIN_DECLS
+
+/* The "quant" property's enum (the values of OmniQuant). */
+#define GST_TYPE_OMNI_QUANT (gst_omni_quant_get_type ())
+GType gst_omni_quant_get_type (void);
 
 #define GST_TYPE_OMNI_BASE (gst_omni_base_get_type ())
 G_DECLARE_DERIVABLE_TYPE (GstOmniBase, gst_omni_base, GST, OMNI_BASE, GstElement)
@@ -149,6 +156,49 @@ void gst_omni_base_set_text_kind (GstOmniBase *base, GstOmniTextKind kind);
  * task (for subclasses that need the previous results, e.g. as context).
  * FALSE when flushing. Streaming thread only. */
 gboolean gst_omni_base_wait_results (GstOmniBase *base);
+
+/* Adds the media pass-through pad "src" from @templ (call from instance
+ * init): the input goes out on it through the returned passthrough (owned
+ * by @base; the subclass pushes buffers, holds and resolves regions). The
+ * base forwards the input's events to it, answers its CAPS / LATENCY
+ * (+latency when live and holding) queries and the sink's CAPS /
+ * ALLOCATION queries through its peer, and sends EOS on it (and on
+ * unsynced_src) right after the first result pad's EOS. */
+GstOmniPassthrough *gst_omni_base_add_media_pad (GstOmniBase *base,
+    GstPadTemplate *templ, GstClockTime max_queued);
+
+/* Queues @json (taken, one JSON object) on the "unsynced_src" request pad
+ * (the base creates it when the class has that template), at once; dropped
+ * when the pad was not requested. Any thread. */
+void gst_omni_base_push_unsynced (GstOmniBase *base, gchar *json);
+
+/* One result as the unsynced_src JSON object (one line): seq, kind,
+ * partial, text, language, pts, duration, then the fields of @extra (may
+ * be NULL; integers, booleans, doubles and strings). */
+gchar *gst_omni_base_result_json (GstOmniBase *base,
+    const GstOmniBaseResultInfo *info, const OmniResult *result,
+    GstClockTime pts, GstClockTime duration, const GstStructure *extra);
+
+/* TRUE when @result is final and has non-empty text. */
+gboolean gst_omni_base_result_has_text (const OmniResult *result);
+
+/* Pushes @result as JSON on unsynced_src (gst_omni_base_result_json) when
+ * it is partial or has text; @extra may be NULL and stays the caller's. */
+void gst_omni_base_push_result_json (GstOmniBase *base,
+    const GstOmniBaseResultInfo *info, const OmniResult *result,
+    GstClockTime pts, GstClockTime duration, const GstStructure *extra);
+
+/* Resolves @region of @pass with the final @result: @text (kind, pts,
+ * running_time, duration, language set by the caller) gets the result's
+ * text, the model id and the seq; no text resolves it empty. */
+void gst_omni_base_resolve_region (GstOmniBase *base,
+    GstOmniPassthrough *pass, guint64 region,
+    const GstOmniBaseResultInfo *info, const OmniResult *result,
+    GstOmniPassthroughText *text);
+
+/* The monotonic time (us) until which a media buffer may be held: now
+ * plus the latency property when @live, 0 (until resolved) otherwise. */
+gint64 gst_omni_base_hold_until (GstOmniBase *base, gboolean live);
 
 G_END_DECLS
 

@@ -16,7 +16,6 @@
 #include "gstomnicaption.h"
 
 #include <gst/audio/audio.h>
-#include <json-glib/json-glib.h>
 #include <string.h>
 
 #include "gstomnipassthrough.h"
@@ -63,9 +62,8 @@ typedef struct {
 struct _GstOmniCaption {
   GstOmniBase parent;
 
-  GstPad *srcpad;
   GstOmniBaseSrcPad *textpad;
-  GstOmniPassthrough *pass;
+  GstOmniPassthrough *pass;   /* the base's media pad "src" */
 
   /* properties, object lock */
   GstOmniCaptionTask task;
@@ -95,11 +93,8 @@ struct _GstOmniCaption {
   GstClockTime gap_pos;       /* text GAPs queued up to here */
   guint64 seq;
 
-  /* the unsynced pad and the counters, lock */
+  /* the counters, lock */
   GMutex lock;
-  GstPad *unsynced_pad;
-  GstOmniPassthrough *unsynced;
-  gboolean unsynced_need_start, unsynced_need_segment;
   guint64 n_segments;
 };
 
@@ -183,104 +178,6 @@ follow_watermark (GstOmniCaption *self)
   gst_omni_passthrough_set_watermark (self->pass, wm);
   if (!GST_CLOCK_TIME_IS_VALID (self->gap_pos) || wm >= self->gap_pos + GAP_STEP)
     gap_to (self, wm);
-}
-
-/* ------------------------------------------------------------ unsynced */
-
-/* Queues @json on unsynced_src, after the sticky events it still needs.
- * Any thread; the passthrough never blocks here (no backpressure). */
-static void
-unsynced_push (GstOmniCaption *self, gchar *json)
-{
-  GstBuffer *buf;
-
-  g_mutex_lock (&self->lock);
-  if (!self->unsynced) {
-    g_mutex_unlock (&self->lock);
-    g_free (json);
-    return;
-  }
-  if (self->unsynced_need_start) {
-    gchar *id = gst_pad_create_stream_id (self->unsynced_pad,
-        GST_ELEMENT (self), "unsynced");
-
-    gst_omni_passthrough_push_event (self->unsynced,
-        gst_event_new_stream_start (id));
-    gst_omni_passthrough_push_event (self->unsynced,
-        gst_event_new_caps (gst_static_pad_template_get_caps
-            (&unsynced_template)));
-    g_free (id);
-    self->unsynced_need_start = FALSE;
-    self->unsynced_need_segment = TRUE;
-  }
-  if (self->unsynced_need_segment) {
-    GstSegment seg;
-
-    gst_segment_init (&seg, GST_FORMAT_TIME);
-    gst_omni_passthrough_push_event (self->unsynced,
-        gst_event_new_segment (&seg));
-    self->unsynced_need_segment = FALSE;
-  }
-  buf = gst_buffer_new_wrapped (json, strlen (json));
-  gst_omni_passthrough_push_buffer (self->unsynced, buf, GST_CLOCK_TIME_NONE,
-      GST_CLOCK_TIME_NONE, 0);
-  g_mutex_unlock (&self->lock);
-}
-
-static void
-unsynced_event (GstOmniCaption *self, GstEvent *event)
-{
-  g_mutex_lock (&self->lock);
-  if (self->unsynced) {
-    if (GST_EVENT_TYPE (event) == GST_EVENT_FLUSH_STOP)
-      self->unsynced_need_segment = TRUE;
-    gst_omni_passthrough_push_event (self->unsynced, gst_event_ref (event));
-  }
-  g_mutex_unlock (&self->lock);
-}
-
-/* One result as a JSON object (one line, no newline). */
-static gchar *
-result_json (GstOmniCaption *self, const GstOmniBaseResultInfo *info,
-    const OmniResult *result)
-{
-  const Segment *seg = info->render_data;
-  JsonBuilder *b = json_builder_new ();
-  JsonGenerator *gen = json_generator_new ();
-  JsonNode *root;
-  gchar *out;
-
-  json_builder_begin_object (b);
-  json_builder_set_member_name (b, "seq");
-  json_builder_add_int_value (b, (gint64) info->seq);
-  json_builder_set_member_name (b, "kind");
-  json_builder_add_string_value (b, self->run_task
-      == GST_OMNI_CAPTION_TASK_CAPTION ? "caption" : "transcript");
-  json_builder_set_member_name (b, "partial");
-  json_builder_add_boolean_value (b, result->status == OMNI_RESULT_PARTIAL);
-  json_builder_set_member_name (b, "text");
-  json_builder_add_string_value (b, result->text ? result->text : "");
-  json_builder_set_member_name (b, "language");
-  if (info->language)
-    json_builder_add_string_value (b, info->language);
-  else
-    json_builder_add_null_value (b);
-  json_builder_set_member_name (b, "pts");
-  json_builder_add_int_value (b, (gint64) seg->start);
-  json_builder_set_member_name (b, "duration");
-  json_builder_add_int_value (b, (gint64) (seg->end - seg->start));
-  json_builder_set_member_name (b, "audio-start");
-  json_builder_add_int_value (b, (gint64) seg->audio_start);
-  json_builder_set_member_name (b, "audio-end");
-  json_builder_add_int_value (b, (gint64) seg->end);
-  json_builder_end_object (b);
-  root = json_builder_get_root (b);
-  json_generator_set_root (gen, root);
-  out = json_generator_to_data (gen, NULL);
-  json_node_unref (root);
-  g_object_unref (gen);
-  g_object_unref (b);
-  return out;
 }
 
 /* ------------------------------------------------------------- segments */
@@ -465,7 +362,6 @@ gst_omni_caption_handle_buffer (GstOmniBase *base, GstBuffer *buffer,
 {
   GstOmniCaption *self = GST_OMNI_CAPTION (base);
   GstClockTime start, end;
-  gint64 hold_until = 0;
   guint64 pos;
   gsize frames;
   GstFlowReturn ret;
@@ -488,14 +384,8 @@ gst_omni_caption_handle_buffer (GstOmniBase *base, GstBuffer *buffer,
   self->next_pts = (GST_BUFFER_PTS_IS_VALID (buffer) ? GST_BUFFER_PTS (buffer)
       : start) + (end - start);
 
-  if (self->live) {
-    guint latency_ms;
-
-    g_object_get (self, "latency", &latency_ms, NULL);
-    hold_until = g_get_monotonic_time () + (gint64) latency_ms * 1000;
-  }
   ret = gst_omni_passthrough_push_buffer (self->pass, gst_buffer_ref (buffer),
-      start, end, hold_until);
+      start, end, gst_omni_base_hold_until (base, self->live));
   follow_watermark (self);
   return ret;
 }
@@ -550,17 +440,12 @@ gst_omni_caption_sink_event (GstOmniBase *base, GstEvent *event)
   GstClockTime ts, dur;
   GstCaps *caps;
 
+  /* The base forwards the events to src and unsynced_src after this. */
   switch (GST_EVENT_TYPE (event)) {
-    case GST_EVENT_FLUSH_START:
-      unsynced_event (self, event);
-      gst_omni_passthrough_push_event (self->pass, gst_event_ref (event));
-      return FALSE;
     case GST_EVENT_FLUSH_STOP:
       /* Serialized: the streaming thread is out of handle_buffer. */
       reset_stream (self);
-      unsynced_event (self, event);
-      gst_omni_passthrough_push_event (self->pass, gst_event_ref (event));
-      return FALSE;
+      break;
     case GST_EVENT_CAPS:
       gst_event_parse_caps (event, &caps);
       if (!set_caps (self, caps))
@@ -583,101 +468,11 @@ gst_omni_caption_sink_event (GstOmniBase *base, GstEvent *event)
       gst_omni_passthrough_set_watermark (self->pass, GST_CLOCK_TIME_NONE);
       if (GST_CLOCK_TIME_IS_VALID (self->next_pts))
         gap_to (self, self->next_pts);
-      /* src's EOS follows text_src's (text_eos_probe) */
-      return FALSE;
+      break;
     default:
-      /* Non-serialized ones go to every pad by the default handler. */
-      if (!GST_EVENT_IS_SERIALIZED (event))
-        return FALSE;
       break;
   }
-  gst_omni_passthrough_push_event (self->pass, gst_event_ref (event));
   return FALSE;
-}
-
-/* The audio caps are what src's peer takes; allocation is src's peer's. */
-static gboolean
-gst_omni_caption_sink_query (GstOmniBase *base, GstQuery *query)
-{
-  GstOmniCaption *self = GST_OMNI_CAPTION (base);
-
-  switch (GST_QUERY_TYPE (query)) {
-    case GST_QUERY_CAPS:{
-      GstCaps *filter, *templ, *peer, *res;
-
-      gst_query_parse_caps (query, &filter);
-      templ = gst_static_pad_template_get_caps (&sink_template);
-      peer = gst_pad_peer_query_caps (self->srcpad, templ);
-      res = filter ? gst_caps_intersect_full (filter, peer,
-          GST_CAPS_INTERSECT_FIRST) : gst_caps_ref (peer);
-      gst_query_set_caps_result (query, res);
-      gst_caps_unref (res);
-      gst_caps_unref (peer);
-      gst_caps_unref (templ);
-      return TRUE;
-    }
-    case GST_QUERY_ALLOCATION:
-      gst_pad_peer_query (self->srcpad, query);
-      return TRUE;
-    default:
-      return FALSE;
-  }
-}
-
-static gboolean
-src_query (GstPad *pad, GstObject *parent, GstQuery *query)
-{
-  GstOmniCaption *self = GST_OMNI_CAPTION (parent);
-  GstPad *sinkpad = GST_ELEMENT (self)->sinkpads->data;
-
-  switch (GST_QUERY_TYPE (query)) {
-    case GST_QUERY_LATENCY:{
-      gboolean live, attach;
-      GstClockTime min, max;
-      guint latency_ms;
-
-      if (!gst_pad_peer_query (sinkpad, query))
-        return FALSE;
-      gst_query_parse_latency (query, &live, &min, &max);
-      g_object_get (self, "latency", &latency_ms, NULL);
-      GST_OBJECT_LOCK (self);
-      attach = self->attach_meta;
-      GST_OBJECT_UNLOCK (self);
-      /* Held back by at most latency, live and attaching meta only. */
-      if (live && attach) {
-        min += latency_ms * GST_MSECOND;
-        if (GST_CLOCK_TIME_IS_VALID (max))
-          max += latency_ms * GST_MSECOND;
-      }
-      gst_query_set_latency (query, live, min, max);
-      return TRUE;
-    }
-    case GST_QUERY_CAPS:{
-      GstCaps *filter, *templ, *peer, *res;
-
-      gst_query_parse_caps (query, &filter);
-      templ = gst_pad_get_pad_template_caps (pad);
-      peer = gst_pad_peer_query_caps (sinkpad, templ);
-      res = filter ? gst_caps_intersect_full (filter, peer,
-          GST_CAPS_INTERSECT_FIRST) : gst_caps_ref (peer);
-      gst_query_set_caps_result (query, res);
-      gst_caps_unref (res);
-      gst_caps_unref (peer);
-      gst_caps_unref (templ);
-      return TRUE;
-    }
-    default:
-      return gst_pad_query_default (pad, parent, query);
-  }
-}
-
-/* Upstream events (seek, QoS...) go to our input. */
-static gboolean
-src_event (GstPad *pad, GstObject *parent, GstEvent *event)
-{
-  GstPad *sinkpad = GST_ELEMENT (parent)->sinkpads->data;
-
-  return gst_pad_push_event (sinkpad, event);
 }
 
 /* -------------------------------------------------------------- results */
@@ -689,25 +484,23 @@ gst_omni_caption_result_update (GstOmniBase *base, GstOmniBaseSrcPad *pad,
   GstOmniCaption *self = GST_OMNI_CAPTION (base);
   const Segment *seg = info->render_data;
   GstOmniPassthroughText text = { 0 };
-  OmniEngine *engine = gst_omni_base_get_engine (base);
-  gboolean has_text = result->status == OMNI_RESULT_DONE && result->text
-      && *result->text;
+  GstStructure *extra = gst_structure_new ("extra",
+      "audio-start", G_TYPE_UINT64, (guint64) seg->audio_start,
+      "audio-end", G_TYPE_UINT64, (guint64) seg->end, NULL);
 
-  if (result->status == OMNI_RESULT_PARTIAL || has_text)
-    unsynced_push (self, result_json (self, info, result));
+  gst_omni_base_push_result_json (base, info, result, seg->start,
+      seg->end - seg->start, extra);
+  gst_structure_free (extra);
   if (result->status == OMNI_RESULT_PARTIAL || !seg->region)
     return;
   text.kind = self->run_task == GST_OMNI_CAPTION_TASK_CAPTION
       ? GST_OMNI_TEXT_KIND_CAPTION : GST_OMNI_TEXT_KIND_TRANSCRIPT;
-  text.text = result->text;
   text.language = info->language;
-  text.model_id = engine ? omni_engine_model_id (engine) : NULL;
   text.pts = seg->start;
   text.running_time = seg->running_time;
   text.duration = seg->end - seg->start;
-  text.seq = info->seq;
-  gst_omni_passthrough_resolve (self->pass, seg->region,
-      has_text ? &text : NULL);
+  gst_omni_base_resolve_region (base, self->pass, seg->region, info, result,
+      &text);
 }
 
 /* Splits @text at spaces into lines of at most @max characters; a longer
@@ -867,7 +660,6 @@ gst_omni_caption_start (GstOmniBase *base, GError **error)
   reset_stream (self);
   g_mutex_lock (&self->lock);
   self->n_segments = 0;
-  self->unsynced_need_start = TRUE;
   g_mutex_unlock (&self->lock);
   return TRUE;
 }
@@ -884,70 +676,6 @@ gst_omni_caption_stop (GstOmniBase *base)
   g_clear_pointer (&self->run_language, g_free);
   g_clear_pointer (&self->run_prompt, g_free);
   gst_audio_info_init (&self->in_info);
-}
-
-/* ---------------------------------------------------------- request pad */
-
-static GstPad *
-gst_omni_caption_request_new_pad (GstElement *element, GstPadTemplate *templ,
-    const gchar *name, const GstCaps *caps)
-{
-  GstOmniCaption *self = GST_OMNI_CAPTION (element);
-  GstPad *pad;
-
-  g_mutex_lock (&self->lock);
-  if (self->unsynced_pad) {
-    g_mutex_unlock (&self->lock);
-    GST_WARNING_OBJECT (self, "unsynced_src already exists");
-    return NULL;
-  }
-  pad = gst_pad_new_from_template (templ, "unsynced_src");
-  gst_pad_use_fixed_caps (pad);
-  self->unsynced_pad = pad;
-  self->unsynced = gst_omni_passthrough_new (pad, 0);
-  gst_omni_passthrough_set_hold (self->unsynced, FALSE);
-  self->unsynced_need_start = TRUE;
-  g_mutex_unlock (&self->lock);
-  if (GST_STATE (element) > GST_STATE_READY)
-    gst_pad_set_active (pad, TRUE);
-  gst_element_add_pad (element, pad);
-  return pad;
-}
-
-static void
-gst_omni_caption_release_pad (GstElement *element, GstPad *pad)
-{
-  GstOmniCaption *self = GST_OMNI_CAPTION (element);
-  GstOmniPassthrough *pt;
-
-  g_mutex_lock (&self->lock);
-  if (pad != self->unsynced_pad) {
-    g_mutex_unlock (&self->lock);
-    return;
-  }
-  pt = self->unsynced;
-  self->unsynced = NULL;
-  self->unsynced_pad = NULL;
-  g_mutex_unlock (&self->lock);
-  gst_pad_set_active (pad, FALSE);
-  gst_element_remove_pad (element, pad);
-  gst_omni_passthrough_free (pt);
-}
-
-/* EOS leaves src and unsynced_src when it leaves text_src: after the last
- * result was pushed and posted, so an application reading the bus sees
- * every result before the pipeline's EOS, even with no text pad linked. */
-static GstPadProbeReturn
-text_eos_probe (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
-{
-  GstOmniCaption *self = GST_OMNI_CAPTION (user_data);
-  GstEvent *event = GST_PAD_PROBE_INFO_EVENT (info);
-
-  if (GST_EVENT_TYPE (event) == GST_EVENT_EOS) {
-    unsynced_event (self, event);
-    gst_omni_passthrough_push_event (self->pass, gst_event_ref (event));
-  }
-  return GST_PAD_PROBE_OK;
 }
 
 /* ------------------------------------------------------------- GObject */
@@ -1055,8 +783,6 @@ gst_omni_caption_finalize (GObject *object)
 {
   GstOmniCaption *self = GST_OMNI_CAPTION (object);
 
-  gst_omni_passthrough_free (self->pass);
-  gst_omni_passthrough_free (self->unsynced);
   g_free (self->language_code);
   g_free (self->prompt);
   g_free (self->pcm);
@@ -1158,9 +884,6 @@ gst_omni_caption_class_init (GstOmniCaptionClass *klass)
       "src carrying GstOmniTextMeta",
       "gst-omni developers <gst-omni@example.invalid>");
 
-  element_class->request_new_pad = gst_omni_caption_request_new_pad;
-  element_class->release_pad = gst_omni_caption_release_pad;
-
   base_class->text_kind = GST_OMNI_TEXT_KIND_TRANSCRIPT;
   base_class->message_name = "omni-caption";
   base_class->errors_are_warnings = TRUE;
@@ -1170,7 +893,6 @@ gst_omni_caption_class_init (GstOmniCaptionClass *klass)
   base_class->src_caps = gst_omni_caption_src_caps;
   base_class->handle_buffer = gst_omni_caption_handle_buffer;
   base_class->sink_event = gst_omni_caption_sink_event;
-  base_class->sink_query = gst_omni_caption_sink_query;
   base_class->split = gst_omni_caption_split;
   base_class->result_update = gst_omni_caption_result_update;
   base_class->result_message = gst_omni_caption_result_message;
@@ -1194,17 +916,11 @@ gst_omni_caption_init (GstOmniCaption *self)
   gst_segment_init (&self->segment, GST_FORMAT_TIME);
   self->next_pts = self->gap_pos = GST_CLOCK_TIME_NONE;
 
-  self->srcpad = gst_pad_new_from_template (gst_element_class_get_pad_template
-      (klass, "src"), "src");
-  gst_pad_set_query_function (self->srcpad, src_query);
-  gst_pad_set_event_function (self->srcpad, src_event);
-  self->pass = gst_omni_passthrough_new (self->srcpad, MAX_QUEUED_AUDIO);
-  gst_element_add_pad (GST_ELEMENT (self), self->srcpad);
+  self->pass = gst_omni_base_add_media_pad (GST_OMNI_BASE (self),
+      gst_element_class_get_pad_template (klass, "src"), MAX_QUEUED_AUDIO);
   self->textpad = gst_omni_base_add_src_pad (GST_OMNI_BASE (self),
       GST_TYPE_OMNI_BASE_SRC_PAD, gst_element_class_get_pad_template (klass,
           "text_src"), "text_src");
-  gst_pad_add_probe (GST_PAD (self->textpad),
-      GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, text_eos_probe, self, NULL);
 }
 
 gboolean

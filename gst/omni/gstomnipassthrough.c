@@ -325,6 +325,17 @@ gst_omni_passthrough_set_hold (GstOmniPassthrough *pt, gboolean hold)
   g_mutex_unlock (&pt->lock);
 }
 
+gboolean
+gst_omni_passthrough_get_hold (GstOmniPassthrough *pt)
+{
+  gboolean hold;
+
+  g_mutex_lock (&pt->lock);
+  hold = pt->hold;
+  g_mutex_unlock (&pt->lock);
+  return hold;
+}
+
 /* The head can leave now, so waiting for the task is safe. Lock held. */
 static gboolean
 must_wait (GstOmniPassthrough *pt)

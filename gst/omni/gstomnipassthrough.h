@@ -44,6 +44,8 @@ void gst_omni_passthrough_free (GstOmniPassthrough *pt);
 
 /* Holding on (buffers wait for their regions) or off (they leave at once). */
 void gst_omni_passthrough_set_hold (GstOmniPassthrough *pt, gboolean hold);
+/* Whether holding is on (a held pad adds latency to a live pipeline). */
+gboolean gst_omni_passthrough_get_hold (GstOmniPassthrough *pt);
 
 /* Queues @buffer (taken) about [@start, @end) (stream time; NONE: leaves
  * at once) to be pushed no later than @hold_until_us (monotonic; 0: wait

@@ -8,6 +8,7 @@
 #include "gstomnicaption.h"
 #include "gstomnitextmeta.h"
 #include "gstomnitranslate.h"
+#include "gstomnivl.h"
 
 GST_DEBUG_CATEGORY_STATIC (gst_omni_debug);
 #define GST_CAT_DEFAULT gst_omni_debug
@@ -24,7 +25,8 @@ plugin_init (GstPlugin *plugin)
   GST_DEBUG ("registered meta API %s",
       g_type_name (GST_OMNI_TEXT_META_API_TYPE));
   return gst_omni_translate_register (plugin)
-      && gst_omni_caption_register (plugin);
+      && gst_omni_caption_register (plugin)
+      && gst_omni_vl_register (plugin);
 }
 
 GST_PLUGIN_DEFINE (GST_VERSION_MAJOR, GST_VERSION_MINOR, omni,

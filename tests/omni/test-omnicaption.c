@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "gstomnitextmeta.h"
+#include "omni-test-util.h"
 #include "omnicore.h"
 
 #define RATE 16000
@@ -137,12 +138,8 @@ typedef struct {
   guint n_audio_meta;          /* audio buffers with a GstOmniTextMeta */
   GPtrArray *audio_meta;       /* per audio buffer: the first meta's text or NULL */
   GArray *audio_pts;
-  GPtrArray *msgs;             /* omni-caption structures */
-  guint n_warnings;
-  gchar *warning;
-  gchar *error;
-  GstStructure *stats;
   gboolean flushed;
+  OmniTestBus bus;             /* omni-caption messages kept */
 } Run;
 
 static void
@@ -164,8 +161,7 @@ run_new (void)
   r->gap_ends = g_array_new (FALSE, FALSE, sizeof (GstClockTime));
   r->audio_meta = g_ptr_array_new_with_free_func (g_free);
   r->audio_pts = g_array_new (FALSE, FALSE, sizeof (GstClockTime));
-  r->msgs = g_ptr_array_new_with_free_func ((GDestroyNotify)
-      gst_structure_free);
+  omni_test_bus_init (&r->bus, "omni-caption", NULL);
   return r;
 }
 
@@ -176,11 +172,7 @@ run_free (Run *r)
   g_array_unref (r->gap_ends);
   g_ptr_array_unref (r->audio_meta);
   g_array_unref (r->audio_pts);
-  g_ptr_array_unref (r->msgs);
-  g_free (r->warning);
-  g_free (r->error);
-  if (r->stats)
-    gst_structure_free (r->stats);
+  omni_test_bus_clear (&r->bus);
   g_mutex_clear (&r->lock);
   g_free (r);
 }
@@ -242,104 +234,17 @@ audio_probe (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
   return GST_PAD_PROBE_OK;
 }
 
-static void
-probe_sink (GstElement *pipeline, const gchar *name, GstPadProbeType type,
-    GstPadProbeCallback cb, Run *r)
-{
-  GstElement *e = gst_bin_get_by_name (GST_BIN (pipeline), name);
-  GstPad *pad;
-
-  if (!e)
-    return;
-  pad = gst_element_get_static_pad (e, "sink");
-  gst_pad_add_probe (pad, type, cb, r, NULL);
-  gst_object_unref (pad);
-  gst_object_unref (e);
-}
-
 static GstElement *
 launch (const gchar *desc, Run *r)
 {
-  GError *error = NULL;
-  GstElement *p = gst_parse_launch (desc, &error);
+  GstElement *p = omni_test_parse (desc);
 
-  g_assert_no_error (error);
-  g_test_message ("pipeline: %s", desc);
-  probe_sink (p, "text", GST_PAD_PROBE_TYPE_BUFFER
+  omni_test_probe_sink (p, "text", GST_PAD_PROBE_TYPE_BUFFER
       | GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM | GST_PAD_PROBE_TYPE_EVENT_FLUSH,
       text_probe, r);
-  probe_sink (p, "audio", GST_PAD_PROBE_TYPE_BUFFER, audio_probe, r);
+  omni_test_probe_sink (p, "audio", GST_PAD_PROBE_TYPE_BUFFER, audio_probe,
+      r);
   return p;
-}
-
-/* Handles one bus message; TRUE at EOS or error. */
-static gboolean
-handle_message (Run *r, GstMessage *msg)
-{
-  GError *err = NULL;
-  const GstStructure *s;
-
-  switch (GST_MESSAGE_TYPE (msg)) {
-    case GST_MESSAGE_ELEMENT:
-      s = gst_message_get_structure (msg);
-      if (gst_structure_has_name (s, "omni-caption"))
-        g_ptr_array_add (r->msgs, gst_structure_copy (s));
-      return FALSE;
-    case GST_MESSAGE_WARNING:
-      gst_message_parse_warning (msg, &err, NULL);
-      r->n_warnings++;
-      g_free (r->warning);
-      r->warning = g_strdup (err->message);
-      g_test_message ("warning: %s", err->message);
-      g_error_free (err);
-      return FALSE;
-    case GST_MESSAGE_ERROR:
-      gst_message_parse_error (msg, &err, NULL);
-      r->error = g_strdup (err->message);
-      g_test_message ("error: %s", err->message);
-      g_error_free (err);
-      return TRUE;
-    case GST_MESSAGE_EOS:
-      return TRUE;
-    default:
-      return FALSE;
-  }
-}
-
-/* Bus messages until EOS or an error (or @timeout). */
-static void
-wait_eos (GstElement *p, Run *r, GstClockTime timeout)
-{
-  GstBus *bus = gst_element_get_bus (p);
-  gint64 end = g_get_monotonic_time () + timeout / 1000;
-
-  for (;;) {
-    gint64 left = end - g_get_monotonic_time ();
-    GstMessage *msg;
-    gboolean done;
-
-    g_assert_cmpint (left, >, 0);
-    msg = gst_bus_timed_pop (bus, left * 1000);
-    g_assert_nonnull (msg);
-    done = handle_message (r, msg);
-    gst_message_unref (msg);
-    if (done)
-      break;
-  }
-  gst_object_unref (bus);
-}
-
-static void
-grab_stats (GstElement *p, Run *r)
-{
-  GstElement *c = gst_bin_get_by_name (GST_BIN (p), "c");
-  gchar *s;
-
-  g_object_get (c, "stats", &r->stats, NULL);
-  gst_object_unref (c);
-  s = gst_structure_to_string (r->stats);
-  g_test_message ("stats: %s", s);
-  g_free (s);
 }
 
 /* Runs @desc to EOS; the element must be named c, the sinks audio / text. */
@@ -351,27 +256,21 @@ run_to_eos (const gchar *desc)
 
   g_assert_cmpint (gst_element_set_state (p, GST_STATE_PLAYING), !=,
       GST_STATE_CHANGE_FAILURE);
-  wait_eos (p, r, RUN_TIMEOUT);
-  grab_stats (p, r);
-  gst_element_set_state (p, GST_STATE_NULL);
-  gst_object_unref (p);
+  omni_test_finish (p, &r->bus, "c", RUN_TIMEOUT);
   return r;
 }
 
 static guint64
 stat_u64 (Run *r, const gchar *field)
 {
-  guint64 v = 0;
-
-  g_assert_true (gst_structure_get_uint64 (r->stats, field, &v));
-  return v;
+  return omni_test_stat_u64 (&r->bus, field);
 }
 
 static const GstStructure *
 msg (Run *r, guint i)
 {
-  g_assert_cmpuint (i, <, r->msgs->len);
-  return g_ptr_array_index (r->msgs, i);
+  g_assert_cmpuint (i, <, r->bus.msgs->len);
+  return g_ptr_array_index (r->bus.msgs, i);
 }
 
 static guint64
@@ -430,47 +329,20 @@ normalize_space (const gchar *text)
 
 /* ------------------------------------------------------- engine directly */
 
-typedef struct {
-  GMutex lock;
-  GCond cond;
-  gboolean done;
-  gchar *text;
-  OmniResultStatus status;
-} Wait;
-
-static void
-on_result (OmniRequest *req, const OmniResult *result, gpointer user_data)
-{
-  Wait *w = user_data;
-
-  if (result->status == OMNI_RESULT_PARTIAL)
-    return;
-  g_mutex_lock (&w->lock);
-  w->status = result->status;
-  w->text = g_strdup (result->text);
-  w->done = TRUE;
-  g_cond_signal (&w->cond);
-  g_mutex_unlock (&w->lock);
-}
-
 /* The engine's greedy text for @n samples of @pcm (S16 as the element
  * converts it: s / 32768). */
 static gchar *
 engine_text (const gchar *model, const gint16 *pcm, gsize n, OmniAudioTask task)
 {
-  OmniEngineOptions opts;
   GError *error = NULL;
-  OmniEngine *engine;
   OmniAudioSpec spec = { 0 };
+  OmniResultStatus status;
   OmniRequest *req;
   gfloat *f = g_new (gfloat, n);
-  Wait w = { 0 };
+  gchar *text;
 
   for (gsize i = 0; i < n; i++)
     f[i] = pcm[i] / 32768.0f;
-  omni_engine_options_init (&opts);
-  engine = omni_engine_acquire (model, &opts, &error);
-  g_assert_no_error (error);
   spec.pcm = f;
   spec.n_samples = n;
   spec.task = task;
@@ -478,50 +350,18 @@ engine_text (const gchar *model, const gint16 *pcm, gsize n, OmniAudioTask task)
   g_assert_no_error (error);
   omni_request_set_max_tokens (req, MAX_TOKENS);
   omni_request_set_temperature (req, 0.0);
-  g_mutex_init (&w.lock);
-  g_cond_init (&w.cond);
-  omni_request_set_callback (req, on_result, &w, FALSE);
-  g_assert_true (omni_engine_submit (engine, req, &error));
-  g_mutex_lock (&w.lock);
-  while (!w.done)
-    g_cond_wait (&w.cond, &w.lock);
-  g_mutex_unlock (&w.lock);
-  g_assert_cmpint (w.status, ==, OMNI_RESULT_DONE);
-  omni_request_unref (req);
-  omni_engine_unref (engine);
-  g_mutex_clear (&w.lock);
-  g_cond_clear (&w.cond);
+  text = omni_test_engine_text (model, NULL, req, &status);
+  g_assert_cmpint (status, ==, OMNI_RESULT_DONE);
   g_free (f);
-  return w.text;
+  return text;
 }
 
 /* --------------------------------------------------------------- helpers */
 
-/* A link to @model under another name: a separate engine, loaded with
- * OMNI_DEBUG_STEP_DELAY_MS=@delay_ms when the pipeline starts. */
 static gchar *
 slow_model (const gchar *model, const gchar *name)
 {
-  gchar *link = g_build_filename (tmp_dir, name, NULL);
-
-  if (!g_file_test (link, G_FILE_TEST_EXISTS))
-    g_assert_cmpint (symlink (model, link), ==, 0);
-  return link;
-}
-
-/* Starts @p with the step delay set while the engine loads. */
-static void
-start_slow (GstElement *p, guint delay_ms)
-{
-  gchar *v = g_strdup_printf ("%u", delay_ms);
-
-  g_setenv ("OMNI_DEBUG_STEP_DELAY_MS", v, TRUE);
-  g_assert_cmpint (gst_element_set_state (p, GST_STATE_PAUSED), !=,
-      GST_STATE_CHANGE_FAILURE);
-  g_unsetenv ("OMNI_DEBUG_STEP_DELAY_MS");
-  g_free (v);
-  g_assert_cmpint (gst_element_set_state (p, GST_STATE_PLAYING), !=,
-      GST_STATE_CHANGE_FAILURE);
+  return omni_test_slow_model (tmp_dir, model, name);
 }
 
 #define SINKS "fakesink name=audio sync=false async=false " \
@@ -542,8 +382,8 @@ test_two_segments (void)
   GstClockTime second = gst_util_uint64_scale (n_speech + RATE * 3 / 2,
       GST_SECOND, RATE);
 
-  g_assert_null (r->error);
-  g_assert_cmpuint (r->msgs->len, ==, 2);
+  g_assert_null (r->bus.error);
+  g_assert_cmpuint (r->bus.msgs->len, ==, 2);
   for (guint i = 0; i < 2; i++) {
     GstClockTime off = i ? second : 0;
     guint64 a = msg_u64 (r, i, "audio-start-sample");
@@ -612,8 +452,8 @@ test_silence_file (void)
       MAX_TOKENS);
   Run *r = run_to_eos (desc);
 
-  g_assert_null (r->error);
-  g_assert_cmpuint (r->msgs->len, ==, 0);
+  g_assert_null (r->bus.error);
+  g_assert_cmpuint (r->bus.msgs->len, ==, 0);
   g_assert_cmpuint (r->texts->len, ==, 0);
   g_assert_true (r->text_eos);
   g_assert_cmpuint (stat_u64 (r, "segments"), ==, 0);
@@ -635,9 +475,9 @@ test_silence_live (void)
   Run *r = run_to_eos (desc);
   GstClockTime prev = 0;
 
-  g_assert_null (r->error);
+  g_assert_null (r->bus.error);
   g_assert_cmpuint (r->texts->len, ==, 0);
-  g_assert_cmpuint (r->msgs->len, ==, 0);
+  g_assert_cmpuint (r->bus.msgs->len, ==, 0);
   g_assert_cmpuint (r->gap_ends->len, >=, 10);
   for (guint i = 0; i < r->gap_ends->len; i++) {
     GstClockTime end = g_array_index (r->gap_ends, GstClockTime, i);
@@ -665,8 +505,8 @@ test_caption_task (void)
       tones, thinker_dir, MAX_TOKENS);
   Run *r = run_to_eos (desc);
 
-  g_assert_null (r->error);
-  g_assert_cmpuint (r->msgs->len, ==, 1);
+  g_assert_null (r->bus.error);
+  g_assert_cmpuint (r->bus.msgs->len, ==, 1);
   g_assert_cmpstr (gst_structure_get_string (msg (r, 0), "kind"), ==,
       "caption");
   g_assert_cmpstr (gst_structure_get_string (msg (r, 0), "text"), !=, "");
@@ -678,8 +518,8 @@ test_caption_task (void)
       "omnicaption name=c task=caption model=%s max-tokens=%d ! " SINKS,
       silence, thinker_dir, MAX_TOKENS);
   r = run_to_eos (desc);
-  g_assert_null (r->error);
-  g_assert_cmpuint (r->msgs->len, ==, 0);
+  g_assert_null (r->bus.error);
+  g_assert_cmpuint (r->bus.msgs->len, ==, 0);
   g_assert_cmpuint (r->texts->len, ==, 0);
   run_free (r);
   g_free (desc);
@@ -701,10 +541,10 @@ test_eos_waits (void)
   Run *r = run_new ();
   GstElement *p = launch (desc, r);
 
-  start_slow (p, 30);
-  wait_eos (p, r, RUN_TIMEOUT);
-  g_assert_null (r->error);
-  g_assert_cmpuint (r->msgs->len, ==, 1);
+  omni_test_start_slow (p, 30);
+  omni_test_wait_eos (p, &r->bus, RUN_TIMEOUT);
+  g_assert_null (r->bus.error);
+  g_assert_cmpuint (r->bus.msgs->len, ==, 1);
   g_assert_cmpuint (r->texts->len, >=, 1);
   g_assert_true (r->text_eos);
   g_assert_cmpuint (r->text_after_eos, ==, 0);
@@ -766,21 +606,21 @@ test_flush_seek (gconstpointer data)
 
   gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, seek_on_first_buffer,
       &seeks, NULL);
-  start_slow (p, 100);
+  omni_test_start_slow (p, 100);
   while (!g_atomic_int_get (&seeks))
     g_usleep (1000);
   while (in_flight && live_stat (p, "requests") == 0)
     g_usleep (1000);
   g_assert_true (gst_element_seek_simple (p, GST_FORMAT_TIME,
           GST_SEEK_FLAG_FLUSH, 4 * GST_SECOND));
-  wait_eos (p, r, RUN_TIMEOUT);
-  grab_stats (p, r);
-  g_assert_null (r->error);
+  omni_test_wait_eos (p, &r->bus, RUN_TIMEOUT);
+  omni_test_grab_stats (p, &r->bus, "c");
+  g_assert_null (r->bus.error);
   g_assert_true (r->flushed);
   if (in_flight)
     g_assert_cmpuint (stat_u64 (r, "cancelled"), >=, 1);
   /* only the second segment's result, at its own time */
-  g_assert_cmpuint (r->msgs->len, ==, 1);
+  g_assert_cmpuint (r->bus.msgs->len, ==, 1);
   assert_near (msg_u64 (r, 0, "pts"), second + speech_start, TIME_TOLERANCE);
   g_assert_true (r->text_eos);
   for (guint i = 0; i < r->texts->len; i++)
@@ -815,7 +655,7 @@ test_stop_in_flight (void)
   guint64 requests = 0;
   gint64 t0;
 
-  start_slow (p, 500);
+  omni_test_start_slow (p, 500);
   while (requests == 0) {
     GstStructure *s;
 
@@ -828,7 +668,7 @@ test_stop_in_flight (void)
   g_assert_cmpint (gst_element_set_state (p, GST_STATE_NULL), ==,
       GST_STATE_CHANGE_SUCCESS);
   g_assert_cmpint (g_get_monotonic_time () - t0, <, 3 * G_USEC_PER_SEC);
-  g_assert_cmpuint (r->msgs->len, ==, 0);
+  g_assert_cmpuint (r->bus.msgs->len, ==, 0);
   gst_object_unref (c);
   gst_object_unref (p);
   run_free (r);
@@ -898,9 +738,9 @@ test_caps_change (void)
   push_s16 (src, zero, 48000, 48000, &pts);
   g_assert_cmpint (gst_app_src_end_of_stream (GST_APP_SRC (src)), ==,
       GST_FLOW_OK);
-  wait_eos (p, r, RUN_TIMEOUT);
-  g_assert_null (r->error);
-  g_assert_cmpuint (r->msgs->len, ==, 2);
+  omni_test_wait_eos (p, &r->bus, RUN_TIMEOUT);
+  g_assert_null (r->bus.error);
+  g_assert_cmpuint (r->bus.msgs->len, ==, 2);
   assert_near (msg_u64 (r, 0, "pts"), speech_start, TIME_TOLERANCE);
   assert_near (msg_u64 (r, 1, "pts"), second + speech_start, TIME_TOLERANCE);
   assert_near (msg_u64 (r, 1, "pts") + msg_u64 (r, 1, "duration"),
@@ -931,7 +771,7 @@ test_live_slow (void)
   GstElement *p = launch (desc, r);
   guint n_audio_mid, n_gaps_mid;
 
-  start_slow (p, 150);
+  omni_test_start_slow (p, 150);
   /* 2.5 s into the 4 s stream, the engine is still busy */
   g_usleep (2500 * 1000);
   g_mutex_lock (&r->lock);
@@ -943,14 +783,14 @@ test_live_slow (void)
   /* held back by at most latency (0.6 s) plus scheduling slack */
   g_assert_cmpuint (n_audio_mid, >=, 50);
   g_assert_cmpuint (n_gaps_mid, >=, 1);
-  wait_eos (p, r, RUN_TIMEOUT);
-  grab_stats (p, r);
-  g_assert_null (r->error);
+  omni_test_wait_eos (p, &r->bus, RUN_TIMEOUT);
+  omni_test_grab_stats (p, &r->bus, "c");
+  g_assert_null (r->bus.error);
   g_assert_cmpuint (r->n_audio, ==, 200);
   g_assert_cmpuint (stat_u64 (r, "segments"), >=, 3);
   g_assert_cmpuint (stat_u64 (r, "late"), >=, 1);
-  g_assert_cmpuint (stat_u64 (r, "results"), ==, r->msgs->len);
-  g_assert_cmpuint (r->msgs->len, ==, stat_u64 (r, "segments"));
+  g_assert_cmpuint (stat_u64 (r, "results"), ==, r->bus.msgs->len);
+  g_assert_cmpuint (r->bus.msgs->len, ==, stat_u64 (r, "segments"));
   gst_element_set_state (p, GST_STATE_NULL);
   gst_object_unref (p);
   run_free (r);
@@ -970,10 +810,10 @@ test_engine_failure (void)
       wav, asr_dir, MAX_TOKENS);
   Run *r = run_to_eos (desc);
 
-  g_assert_null (r->error);
-  g_assert_cmpuint (r->n_warnings, ==, 2);
-  g_assert_nonnull (strstr (r->warning, "Qwen3-ASR"));
-  g_assert_cmpuint (r->msgs->len, ==, 0);
+  g_assert_null (r->bus.error);
+  g_assert_cmpuint (r->bus.n_warnings, ==, 2);
+  g_assert_nonnull (strstr (r->bus.warning, "Qwen3-ASR"));
+  g_assert_cmpuint (r->bus.msgs->len, ==, 0);
   g_assert_cmpuint (stat_u64 (r, "errors"), ==, 2);
   g_assert_true (r->text_eos);
   assert_near (r->audio_end, gst_util_uint64_scale (n, GST_SECOND, RATE),
@@ -1027,8 +867,8 @@ test_shared_engine (void)
   guint loads = omni_engine_load_count ();
   Run *r = run_to_eos (desc);
 
-  g_assert_null (r->error);
-  g_assert_cmpuint (r->msgs->len, ==, 1);
+  g_assert_null (r->bus.error);
+  g_assert_cmpuint (r->bus.msgs->len, ==, 1);
   g_assert_cmpuint (r->texts->len, >=, 1);
   g_assert_cmpuint (omni_engine_load_count () - loads, ==, 1);
   run_free (r);
@@ -1049,8 +889,8 @@ test_unsynced (void)
   Run *r = run_to_eos (desc);
   TextBuf *last;
 
-  g_assert_null (r->error);
-  g_assert_cmpuint (r->msgs->len, ==, 1);
+  g_assert_null (r->bus.error);
+  g_assert_cmpuint (r->bus.msgs->len, ==, 1);
   g_assert_cmpuint (r->texts->len, >=, 2);
   g_assert_true (r->text_eos);
   for (guint i = 0; i + 1 < r->texts->len; i++)
@@ -1117,22 +957,15 @@ test_example_srt (void)
   gchar *srt = g_strconcat (out, ".srt", NULL);
   gchar *vtt = g_strconcat (out, ".vtt", NULL);
   gchar *argv[] = { (gchar *) "sh", script, wav, out, asr_dir, NULL };
-  gchar *vtt_data = NULL, *err = NULL;
-  gint status;
-  GError *error = NULL;
+  gchar *vtt_data = NULL;
 
   g_setenv ("OMNI_CAPTION_ARGS", "max-tokens=16", TRUE);
-  g_assert_true (g_spawn_sync (NULL, argv, NULL, G_SPAWN_SEARCH_PATH, NULL,
-          NULL, NULL, &err, &status, &error));
-  g_assert_no_error (error);
-  if (!g_spawn_check_wait_status (status, NULL))
-    g_error ("caption-srt.sh failed: %s", err);
+  g_free (omni_test_run_example (argv));
   check_srt (srt);
   g_assert_true (g_file_get_contents (vtt, &vtt_data, NULL, NULL));
   g_assert_true (g_str_has_prefix (vtt_data, "WEBVTT"));
   g_assert_nonnull (strstr (vtt_data, " --> "));
   g_free (vtt_data);
-  g_free (err);
   g_free (srt);
   g_free (vtt);
   g_free (out);
@@ -1140,24 +973,6 @@ test_example_srt (void)
   g_free (wav);
   g_free (pcm);
 #endif
-}
-
-/* Runs @argv (a shell script or program), fails the test with its stderr
- * when it fails, returns its stdout. */
-static gchar *
-run_example (gchar **argv)
-{
-  gchar *out = NULL, *err = NULL;
-  gint status;
-  GError *error = NULL;
-
-  g_assert_true (g_spawn_sync (NULL, argv, NULL, G_SPAWN_SEARCH_PATH, NULL,
-          NULL, &out, &err, &status, &error));
-  g_assert_no_error (error);
-  if (!g_spawn_check_wait_status (status, NULL))
-    g_error ("%s failed: %s", argv[1], err);
-  g_free (err);
-  return out;
 }
 
 /* examples/caption-translate.sh: omnicaption ! omnitranslate ! srtenc on
@@ -1178,7 +993,7 @@ test_example_translate (void)
 
   g_setenv ("OMNI_CAPTION_ARGS", "max-tokens=8", TRUE);
   g_setenv ("OMNI_TRANSLATE_ARGS", "max-tokens=8", TRUE);
-  g_free (run_example (argv));
+  g_free (omni_test_run_example (argv));
   check_srt (srt);
   g_free (srt);
   g_free (script);
@@ -1203,7 +1018,7 @@ test_example_bus (void)
     g_free (wav);
     return;
   }
-  out = run_example (argv);
+  out = omni_test_run_example (argv);
   lines = g_strsplit (g_strstrip (out), "\n", -1);
   g_test_message ("%s", out);
   g_assert_cmpuint (g_strv_length (lines), ==, 2);
@@ -1257,21 +1072,7 @@ main (int argc, char **argv)
   g_free (speech);
   g_free (asr_dir);
   g_free (thinker_dir);
-  /* the scratch files are small; remove them (and the model links) */
-  {
-    GDir *d = g_dir_open (tmp_dir, 0, NULL);
-    const gchar *name;
-
-    while (d && (name = g_dir_read_name (d))) {
-      gchar *f = g_build_filename (tmp_dir, name, NULL);
-
-      g_unlink (f);
-      g_free (f);
-    }
-    if (d)
-      g_dir_close (d);
-    g_rmdir (tmp_dir);
-  }
+  omni_test_remove_dir (tmp_dir);
   g_free (tmp_dir);
   return ret;
 }

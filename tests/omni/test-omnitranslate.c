@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "gstomnitextmeta.h"
+#include "omni-test-util.h"
 #include "omnicore.h"
 
 /* The fixture was generated with this many new tokens. */
@@ -744,6 +745,33 @@ test_shared_engine (void)
   gst_object_unref (b);
 }
 
+/* "quant" reaches the engine: the same format shares one engine, another
+ * format loads a second one (quantized, from the cache directory tests use). */
+static void
+test_quant_engines (void)
+{
+  GstElement *e[3];
+  const gchar *quant[3] = { "none", "int8", "int8" };
+  guint loads = omni_engine_load_count ();
+  guint threads;
+
+  for (int i = 0; i < 3; i++) {
+    e[i] = gst_element_factory_make ("omnitranslate", NULL);
+    g_object_set (e[i], "model", model_dir, "target-language", "de",
+        "threads", 1, NULL);
+    gst_util_set_object_arg (G_OBJECT (e[i]), "quant", quant[i]);
+    g_assert_cmpint (gst_element_set_state (e[i], GST_STATE_PAUSED), !=,
+        GST_STATE_CHANGE_FAILURE);
+  }
+  g_assert_cmpuint (omni_engine_load_count () - loads, ==, 2);
+  g_object_get (e[1], "threads", &threads, NULL);
+  g_assert_cmpuint (threads, ==, 1);
+  for (int i = 0; i < 3; i++) {
+    gst_element_set_state (e[i], GST_STATE_NULL);
+    gst_object_unref (e[i]);
+  }
+}
+
 /* gst-inspect shows ranges and defaults; metadata as documented. */
 static void
 test_properties (void)
@@ -805,57 +833,21 @@ test_stop_cancels (void)
   gst_object_unref (pipeline);
 }
 
-typedef struct {
-  GMutex lock;
-  GCond cond;
-  gchar *text;
-  gboolean done;
-} Direct;
-
-static void
-on_direct (OmniRequest *req, const OmniResult *r, gpointer user_data)
-{
-  Direct *d = user_data;
-
-  if (r->status == OMNI_RESULT_PARTIAL)
-    return;
-  g_mutex_lock (&d->lock);
-  g_assert_cmpint (r->status, ==, OMNI_RESULT_DONE);
-  d->text = g_strdup (r->text);
-  d->done = TRUE;
-  g_cond_signal (&d->cond);
-  g_mutex_unlock (&d->lock);
-}
-
 /* What the core says for @spec, greedy, without the element. */
 static gchar *
 translate_direct (const OmniTranslateSpec *spec)
 {
-  OmniEngineOptions opts;
   GError *error = NULL;
-  OmniEngine *engine;
+  OmniResultStatus status;
   OmniRequest *req;
-  Direct d = { 0 };
+  gchar *text;
 
-  omni_engine_options_init (&opts);
-  engine = omni_engine_acquire (model_dir, &opts, &error);
-  g_assert_no_error (error);
   req = omni_request_new_translate (spec, &error);
   g_assert_no_error (error);
   omni_request_set_max_tokens (req, FIXTURE_MAX_TOKENS);
-  omni_request_set_callback (req, on_direct, &d, FALSE);
-  g_mutex_init (&d.lock);
-  g_cond_init (&d.cond);
-  g_assert_true (omni_engine_submit (engine, req, &error));
-  g_mutex_lock (&d.lock);
-  while (!d.done)
-    g_cond_wait (&d.cond, &d.lock);
-  g_mutex_unlock (&d.lock);
-  g_mutex_clear (&d.lock);
-  g_cond_clear (&d.cond);
-  omni_request_unref (req);
-  omni_engine_unref (engine);
-  return d.text;
+  text = omni_test_engine_text (model_dir, NULL, req, &status);
+  g_assert_cmpint (status, ==, OMNI_RESULT_DONE);
+  return text;
 }
 
 /* context-segments=1 in file mode: the second segment is translated with
@@ -1035,6 +1027,7 @@ main (int argc, char **argv)
   g_test_add_func ("/omnitranslate/properties", test_properties);
   g_test_add_func ("/omnitranslate/errors", test_errors);
   g_test_add_func ("/omnitranslate/shared-engine", test_shared_engine);
+  g_test_add_func ("/omnitranslate/quant-engines", test_quant_engines);
   g_test_add_func ("/omnitranslate/fixture/plain", test_fixture_plain);
   g_test_add_func ("/omnitranslate/fixture/glossary-domain",
       test_fixture_glossary_domain);
@@ -1052,7 +1045,7 @@ main (int argc, char **argv)
   g_test_add_func ("/omnitranslate/stop-cancels", test_stop_cancels);
   g_test_add_func ("/omnitranslate/rolling-context", test_rolling_context);
   ret = g_test_run ();
-  g_rmdir (tmp_dir);
+  omni_test_remove_dir (tmp_dir);
   g_free (tmp_dir);
   g_object_unref (parser);
   g_free (fixture);
