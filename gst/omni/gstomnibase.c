@@ -2116,7 +2116,7 @@ gst_omni_base_class_init (GstOmniBaseClass *klass)
       g_param_spec_string ("model", "Model",
           "Directory of a Hugging Face snapshot of the model (config.json, "
           "*.safetensors, tokenizer.json); elements naming the same "
-          "directory and device share one loaded engine", NULL, rw));
+          "directory, device and quant share one loaded engine", NULL, rw));
   g_object_class_install_property (gobject_class, PROP_DEVICE,
       g_param_spec_string ("device", "Device",
           "Compute device: auto (a GPU when present, else cpu), cpu, "
@@ -2142,8 +2142,8 @@ gst_omni_base_class_init (GstOmniBaseClass *klass)
       g_param_spec_enum ("quant", "Weight format",
           "How the cpu backend stores the matmul weights: as the snapshot "
           "has them, bf16, or int8 / int4 in groups of 32 (quantized at the "
-          "first load, then read from a cache beside the snapshot); elements "
-          "sharing an engine must ask for the same format",
+          "first load, then read from a cache beside the snapshot); elements on one "
+          "model asking for different formats load one engine each",
           GST_TYPE_OMNI_QUANT, DEFAULT_QUANT, rw));
   g_object_class_install_property (gobject_class, PROP_THREADS,
       g_param_spec_uint ("threads", "Threads",
