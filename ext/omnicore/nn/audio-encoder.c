@@ -8,6 +8,7 @@
 #include <string.h>
 #include "omnicore.h"
 #include "nn/audio-encoder.h"
+#include "nn/weights.h"
 #include "io/safetensors.h"
 
 #define LN_EPS 1e-5f              /* torch.nn.LayerNorm's default */
@@ -41,9 +42,7 @@ typedef struct {
 struct _OmniAudioEncoder {
   OmniAudioConfig cfg;
   OmniBackend *backend;
-  OmniSafetensors *st;
-  GPtrArray *loaded;              /* OmniTensor * to release with tensor_free */
-  OmniWeightStore *weights;       /* matmul weights at the backend's quant; owns the cache map */
+  OmniWeights w;                  /* checkpoint, quant store, bound tensors */
   OmniTensor conv_w[3], conv_b[3], conv_out;
   OmniTensor ln_post_w, ln_post_b, proj1_w, proj1_b, proj2_w, proj2_b;
   AudioLayer *layers;
@@ -60,45 +59,6 @@ struct _OmniAudioEncoder {
 
 /* ---- loading ---- */
 
-/* Binds @name to @dst; a @matmul operand is stored at the backend's quant. */
-static gboolean
-bind_as (OmniAudioEncoder *e, OmniTensor *dst, const char *name, int n_dims, const int64_t *shape,
-         gboolean matmul, GError **error)
-{
-  const OmniSafeTensor *src = omni_safetensors_require (e->st, name, n_dims, shape, error);
-
-  if (!src)
-    return FALSE;
-  if (!omni_weight_store_load (e->weights, e->st, src, matmul, dst, error)) {
-    g_prefix_error (error, "%s (%s): ", name, src->file);
-    return FALSE;
-  }
-  g_ptr_array_add (e->loaded, dst);
-  return TRUE;
-}
-
-/* A convolution kernel, norm, bias or table: kept as stored. */
-static gboolean
-bind (OmniAudioEncoder *e, OmniTensor *dst, const char *name, int n_dims, const int64_t *shape,
-      GError **error)
-{
-  return bind_as (e, dst, name, n_dims, shape, FALSE, error);
-}
-
-/* @prefix@suffix.weight [d0] or [d0, d1] (@d1 = 0), and @prefix@suffix.bias
- * [d0] when @bias is not NULL. */
-static gboolean
-bind_linear (OmniAudioEncoder *e, OmniTensor *w, OmniTensor *bias, const char *prefix,
-             const char *suffix, int64_t d0, int64_t d1, GError **error)
-{
-  g_autofree char *wn = g_strconcat (prefix, suffix, ".weight", NULL);
-  g_autofree char *bn = g_strconcat (prefix, suffix, ".bias", NULL);
-  int64_t shape[2] = { d0, d1 };
-
-  /* 2-D weights are linear layers (matmul operands); 1-D ones are norms */
-  return bind_as (e, w, wn, d1 ? 2 : 1, shape, d1 != 0, error) && (!bias || bind (e, bias, bn, 1, shape, error));
-}
-
 static gboolean
 bind_stem (OmniAudioEncoder *e, GError **error)
 {
@@ -109,11 +69,12 @@ bind_stem (OmniAudioEncoder *e, GError **error)
     g_autofree char *wn = g_strdup_printf ("%sconv2d%d.weight", c->tower_prefix, i + 1);
     g_autofree char *bn = g_strdup_printf ("%sconv2d%d.bias", c->tower_prefix, i + 1);
     int64_t ws[4] = { C, i ? C : 1, 3, 3 };
-    if (!bind (e, &e->conv_w[i], wn, 4, ws, error) || !bind (e, &e->conv_b[i], bn, 1, ws, error))
+    if (!omni_weights_bind (&e->w, &e->conv_w[i], wn, 4, ws, FALSE, error)
+        || !omni_weights_bind (&e->w, &e->conv_b[i], bn, 1, ws, FALSE, error))
       return FALSE;
   }
-  return bind_linear (e, &e->conv_out, NULL, c->tower_prefix, "conv_out", c->d_model,
-                      C * e->freq[3], error);
+  return omni_weights_linear (&e->w, &e->conv_out, NULL, c->tower_prefix, "conv_out",
+                              c->d_model, C * e->freq[3], error);
 }
 
 static gboolean
@@ -124,14 +85,14 @@ bind_layer (OmniAudioEncoder *e, int i, GError **error)
   g_autofree char *p = g_strdup_printf ("%slayers.%d.", c->tower_prefix, i);
   int64_t d = c->d_model, F = c->encoder_ffn_dim;
 
-  return bind_linear (e, &l->ln1_w, &l->ln1_b, p, "self_attn_layer_norm", d, 0, error)
-      && bind_linear (e, &l->wq, &l->bq, p, "self_attn.q_proj", d, d, error)
-      && bind_linear (e, &l->wk, &l->bk, p, "self_attn.k_proj", d, d, error)
-      && bind_linear (e, &l->wv, &l->bv, p, "self_attn.v_proj", d, d, error)
-      && bind_linear (e, &l->wo, &l->bo, p, "self_attn.out_proj", d, d, error)
-      && bind_linear (e, &l->ln2_w, &l->ln2_b, p, "final_layer_norm", d, 0, error)
-      && bind_linear (e, &l->fc1_w, &l->fc1_b, p, "fc1", F, d, error)
-      && bind_linear (e, &l->fc2_w, &l->fc2_b, p, "fc2", d, F, error);
+  return omni_weights_linear (&e->w, &l->ln1_w, &l->ln1_b, p, "self_attn_layer_norm", d, 0, error)
+      && omni_weights_linear (&e->w, &l->wq, &l->bq, p, "self_attn.q_proj", d, d, error)
+      && omni_weights_linear (&e->w, &l->wk, &l->bk, p, "self_attn.k_proj", d, d, error)
+      && omni_weights_linear (&e->w, &l->wv, &l->bv, p, "self_attn.v_proj", d, d, error)
+      && omni_weights_linear (&e->w, &l->wo, &l->bo, p, "self_attn.out_proj", d, d, error)
+      && omni_weights_linear (&e->w, &l->ln2_w, &l->ln2_b, p, "final_layer_norm", d, 0, error)
+      && omni_weights_linear (&e->w, &l->fc1_w, &l->fc1_b, p, "fc1", F, d, error)
+      && omni_weights_linear (&e->w, &l->fc2_w, &l->fc2_b, p, "fc2", d, F, error);
 }
 
 static gboolean
@@ -140,9 +101,11 @@ bind_head (OmniAudioEncoder *e, GError **error)
   const OmniAudioConfig *c = &e->cfg;
   int64_t d = c->d_model;
 
-  return bind_linear (e, &e->ln_post_w, &e->ln_post_b, c->tower_prefix, "ln_post", d, 0, error)
-      && bind_linear (e, &e->proj1_w, &e->proj1_b, "", c->proj1, d, d, error)
-      && bind_linear (e, &e->proj2_w, &e->proj2_b, "", c->proj2, c->output_dim, d, error);
+  return omni_weights_linear (&e->w, &e->ln_post_w, &e->ln_post_b, c->tower_prefix, "ln_post",
+                              d, 0, error)
+      && omni_weights_linear (&e->w, &e->proj1_w, &e->proj1_b, "", c->proj1, d, d, error)
+      && omni_weights_linear (&e->w, &e->proj2_w, &e->proj2_b, "", c->proj2, c->output_dim, d,
+                              error);
 }
 
 /* Whisper's sinusoids as transformers computes them in f32: rows 0..12,
@@ -166,7 +129,7 @@ make_positions (OmniAudioEncoder *e, GError **error)
   }
   if (!b->ops->tensor_alloc (b, &e->pos, OMNI_DTYPE_F32, 2, shape, error))
     return FALSE;
-  g_ptr_array_add (e->loaded, &e->pos);
+  omni_weights_keep (&e->w, &e->pos);
   b->ops->upload (b, &e->pos, host, e->pos.n_bytes);
   return TRUE;
 }
@@ -178,16 +141,12 @@ omni_audio_encoder_load (const char *dir, OmniBackend *b, GError **error)
   g_autofree char *cfg = g_build_filename (dir, "config.json", NULL);
 
   e->backend = b;
-  e->loaded = g_ptr_array_new ();
   if (!omni_audio_config_load (cfg, &e->cfg, error))
     goto fail;
   e->freq[0] = e->cfg.num_mel_bins;
   for (int i = 1; i < 4; i++)
     e->freq[i] = (e->freq[i - 1] - 1) / 2 + 1;
-  e->st = omni_safetensors_open_dir (dir, error);
-  if (e->st)
-    e->weights = omni_weight_store_new (b, dir, "audio");
-  if (!e->st || !bind_stem (e, error))
+  if (!omni_weights_open (&e->w, b, dir, "audio", error) || !bind_stem (e, error))
     goto fail;
   e->layers = g_new0 (AudioLayer, e->cfg.encoder_layers);
   for (int i = 0; i < e->cfg.encoder_layers; i++)
@@ -195,7 +154,7 @@ omni_audio_encoder_load (const char *dir, OmniBackend *b, GError **error)
       goto fail;
   if (!bind_head (e, error) || !make_positions (e, error))
     goto fail;
-  omni_weight_store_finish (e->weights);
+  omni_weights_finish (&e->w);
   g_debug ("loaded the audio encoder of %s: %d layers, d_model %d, output %d", dir,
            e->cfg.encoder_layers, e->cfg.d_model, e->cfg.output_dim);
   return e;
@@ -222,12 +181,8 @@ omni_audio_encoder_free (OmniAudioEncoder *e)
                   &e->q, &e->k, &e->v, &e->attn, &e->o, &e->ffn, &e->out };
   for (gsize i = 0; i < G_N_ELEMENTS (bufs); i++)
     buf_free (b, bufs[i]);
-  for (guint i = 0; i < e->loaded->len; i++)
-    b->ops->tensor_free (b, g_ptr_array_index (e->loaded, i));
-  g_ptr_array_free (e->loaded, TRUE);
-  g_clear_pointer (&e->weights, omni_weight_store_free);
+  omni_weights_clear (&e->w);
   g_free (e->layers);
-  g_clear_pointer (&e->st, omni_safetensors_free);
   Plan *p = &e->plan;
   g_free (p->chunk_frames);
   g_free (p->chunk_width);

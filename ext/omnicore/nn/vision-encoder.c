@@ -10,6 +10,7 @@
 #include <string.h>
 #include "omnicore.h"
 #include "nn/vision-encoder.h"
+#include "nn/weights.h"
 #include "io/safetensors.h"
 
 #define LN_EPS 1e-6f   /* every LayerNorm of the tower */
@@ -41,9 +42,7 @@ typedef struct {
 struct _OmniVisionEncoder {
   OmniVisionConfig cfg;
   OmniBackend *backend;
-  OmniSafetensors *st;
-  GPtrArray *loaded;              /* OmniTensor * to release with tensor_free */
-  OmniWeightStore *weights;       /* matmul weights at the backend's quant; owns the cache map */
+  OmniWeights w;                  /* checkpoint, quant store, bound tensors */
   OmniTensor patch_w, patch_b;    /* patch_w seen as [hidden, patch_dim] */
   float *pos_table;               /* host f32 copy of pos_embed [side^2, hidden] */
   VisionBlock *blocks;
@@ -58,44 +57,6 @@ struct _OmniVisionEncoder {
 
 /* ---- loading ---- */
 
-/* Binds @name to @dst; a @matmul operand is stored at the backend's quant. */
-static gboolean
-bind_as (OmniVisionEncoder *e, OmniTensor *dst, const char *name, int n_dims, const int64_t *shape,
-         gboolean matmul, GError **error)
-{
-  const OmniSafeTensor *src = omni_safetensors_require (e->st, name, n_dims, shape, error);
-
-  if (!src)
-    return FALSE;
-  if (!omni_weight_store_load (e->weights, e->st, src, matmul, dst, error)) {
-    g_prefix_error (error, "%s (%s): ", name, src->file);
-    return FALSE;
-  }
-  g_ptr_array_add (e->loaded, dst);
-  return TRUE;
-}
-
-/* A convolution kernel, norm, bias or table: kept as stored. */
-static gboolean
-bind (OmniVisionEncoder *e, OmniTensor *dst, const char *name, int n_dims, const int64_t *shape,
-      GError **error)
-{
-  return bind_as (e, dst, name, n_dims, shape, FALSE, error);
-}
-
-/* @prefix@suffix.weight [d0] or [d0, d1] (@d1 = 0) and @prefix@suffix.bias [d0]. */
-static gboolean
-bind_linear (OmniVisionEncoder *e, OmniTensor *w, OmniTensor *bias, const char *prefix,
-             const char *suffix, int64_t d0, int64_t d1, GError **error)
-{
-  g_autofree char *wn = g_strconcat (prefix, suffix, ".weight", NULL);
-  g_autofree char *bn = g_strconcat (prefix, suffix, ".bias", NULL);
-  int64_t shape[2] = { d0, d1 };
-
-  /* 2-D weights are linear layers (matmul operands); 1-D ones are norms */
-  return bind_as (e, w, wn, d1 ? 2 : 1, shape, d1 != 0, error) && bind (e, bias, bn, 1, shape, error);
-}
-
 static gboolean
 bind_block (OmniVisionEncoder *e, int i, GError **error)
 {
@@ -104,12 +65,12 @@ bind_block (OmniVisionEncoder *e, int i, GError **error)
   g_autofree char *p = g_strdup_printf ("%sblocks.%d.", c->tower_prefix, i);
   int64_t d = c->hidden_size, F = c->intermediate_size;
 
-  return bind_linear (e, &l->ln1_w, &l->ln1_b, p, "norm1", d, 0, error)
-      && bind_linear (e, &l->qkv_w, &l->qkv_b, p, "attn.qkv", 3 * d, d, error)
-      && bind_linear (e, &l->proj_w, &l->proj_b, p, "attn.proj", d, d, error)
-      && bind_linear (e, &l->ln2_w, &l->ln2_b, p, "norm2", d, 0, error)
-      && bind_linear (e, &l->fc1_w, &l->fc1_b, p, "mlp.linear_fc1", F, d, error)
-      && bind_linear (e, &l->fc2_w, &l->fc2_b, p, "mlp.linear_fc2", d, F, error);
+  return omni_weights_linear (&e->w, &l->ln1_w, &l->ln1_b, p, "norm1", d, 0, error)
+      && omni_weights_linear (&e->w, &l->qkv_w, &l->qkv_b, p, "attn.qkv", 3 * d, d, error)
+      && omni_weights_linear (&e->w, &l->proj_w, &l->proj_b, p, "attn.proj", d, d, error)
+      && omni_weights_linear (&e->w, &l->ln2_w, &l->ln2_b, p, "norm2", d, 0, error)
+      && omni_weights_linear (&e->w, &l->fc1_w, &l->fc1_b, p, "mlp.linear_fc1", F, d, error)
+      && omni_weights_linear (&e->w, &l->fc2_w, &l->fc2_b, p, "mlp.linear_fc2", d, F, error);
 }
 
 /* A merger at @prefix: its norm spans one patch (final merger) or the
@@ -122,11 +83,11 @@ bind_merger (OmniVisionEncoder *e, VisionMerger *m, const char *prefix, gboolean
   int64_t d = c->hidden_size, unit = c->spatial_merge_size * c->spatial_merge_size;
   int64_t wide = d * unit;
 
-  return bind_linear (e, &m->norm_w, &m->norm_b, prefix, c->merger_norm, postshuffle ? wide : d, 0,
-                      error)
-      && bind_linear (e, &m->fc1_w, &m->fc1_b, prefix, c->merger_fc1, wide, wide, error)
-      && bind_linear (e, &m->fc2_w, &m->fc2_b, prefix, c->merger_fc2, c->out_hidden_size, wide,
-                      error);
+  return omni_weights_linear (&e->w, &m->norm_w, &m->norm_b, prefix, c->merger_norm,
+                              postshuffle ? wide : d, 0, error)
+      && omni_weights_linear (&e->w, &m->fc1_w, &m->fc1_b, prefix, c->merger_fc1, wide, wide, error)
+      && omni_weights_linear (&e->w, &m->fc2_w, &m->fc2_b, prefix, c->merger_fc2,
+                              c->out_hidden_size, wide, error);
 }
 
 /* The Conv3d [hidden, C, T, P, P] (stride = kernel) is a matmul over
@@ -142,17 +103,18 @@ bind_stem (OmniVisionEncoder *e, GError **error)
                     c->patch_size };
   int64_t ps[2] = { c->num_position_embeddings, c->hidden_size };
 
-  if (!bind (e, &e->patch_w, wn, 5, ws, error) || !bind (e, &e->patch_b, bn, 1, ws, error))
+  if (!omni_weights_bind (&e->w, &e->patch_w, wn, 5, ws, FALSE, error)
+      || !omni_weights_bind (&e->w, &e->patch_b, bn, 1, ws, FALSE, error))
     return FALSE;
   e->patch_w.n_dims = 2;
   e->patch_w.shape[1] = omni_vision_config_patch_dim (c);
   e->patch_w.shape[2] = e->patch_w.shape[3] = e->patch_w.shape[4] = 0;
 
-  const OmniSafeTensor *pt = omni_safetensors_require (e->st, pn, 2, ps, error);
+  const OmniSafeTensor *pt = omni_safetensors_require (e->w.st, pn, 2, ps, error);
   if (!pt)
     return FALSE;
   e->pos_table = g_new (float, pt->n_elements);
-  if (!omni_safetensors_to_f32 (e->st, pt, e->pos_table, error)) {
+  if (!omni_safetensors_to_f32 (e->w.st, pt, e->pos_table, error)) {
     g_prefix_error (error, "%s (%s): ", pn, pt->file);
     return FALSE;
   }
@@ -205,13 +167,9 @@ omni_vision_encoder_load (const char *dir, OmniBackend *b, GError **error)
   g_autofree char *cfg = g_build_filename (dir, "config.json", NULL);
 
   e->backend = b;
-  e->loaded = g_ptr_array_new ();
   if (!omni_vision_config_load (cfg, &e->cfg, error))
     goto fail;
-  e->st = omni_safetensors_open_dir (dir, error);
-  if (e->st)
-    e->weights = omni_weight_store_new (b, dir, "vision");
-  if (!e->st || !bind_stem (e, error))
+  if (!omni_weights_open (&e->w, b, dir, "vision", error) || !bind_stem (e, error))
     goto fail;
   e->blocks = g_new0 (VisionBlock, e->cfg.depth);
   for (int i = 0; i < e->cfg.depth; i++)
@@ -220,7 +178,7 @@ omni_vision_encoder_load (const char *dir, OmniBackend *b, GError **error)
   if (!bind_mergers (e, error))
     goto fail;
   make_rope (e);
-  omni_weight_store_finish (e->weights);
+  omni_weights_finish (&e->w);
   g_debug ("loaded the vision encoder of %s: %d blocks, hidden %d, output %d, %d DeepStack levels",
            dir, e->cfg.depth, e->cfg.hidden_size, e->cfg.out_hidden_size, e->cfg.n_deepstack);
   return e;
@@ -247,14 +205,10 @@ omni_vision_encoder_free (OmniVisionEncoder *e)
                   &e->ds };
   for (gsize i = 0; i < G_N_ELEMENTS (bufs); i++)
     buf_free (b, bufs[i]);
-  for (guint i = 0; i < e->loaded->len; i++)
-    b->ops->tensor_free (b, g_ptr_array_index (e->loaded, i));
-  g_ptr_array_free (e->loaded, TRUE);
-  g_clear_pointer (&e->weights, omni_weight_store_free);
+  omni_weights_clear (&e->w);
   g_free (e->blocks);
   g_free (e->pos_table);
   g_free (e->inv_freq);
-  g_clear_pointer (&e->st, omni_safetensors_free);
   g_free (e->plan.rope_pos);
   g_free (e->plan.cu);
   g_free (e->plan.pos_embed);
